@@ -1,0 +1,89 @@
+# Copyright: cloudflare.magic contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection and authentication options shared by the collection's Cloudflare modules."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  account_id:
+    description:
+      - The Cloudflare account identifier, 32 hexadecimal characters.
+      - Checked before any request is sent.
+      - Required, as this option or as the environment variable.
+    type: str
+    env:
+      - name: CLOUDFLARE_ACCOUNT_ID
+  api_token:
+    description:
+      - A Cloudflare API token with the C(Magic WAN Write) or C(Magic Transit Write) permission.
+      - Give either O(api_token), or O(api_email) with O(api_key).
+      - Options given in the task win over the environment as a whole; within one source exactly one
+        method must be given.
+    type: str
+    env:
+      - name: CLOUDFLARE_API_TOKEN
+  api_email:
+    description:
+      - The email address of the Cloudflare user whose Global API key is O(api_key).
+    type: str
+    env:
+      - name: CLOUDFLARE_EMAIL
+  api_key:
+    description:
+      - The Global API key of O(api_email). Prefer O(api_token).
+    type: str
+    env:
+      - name: CLOUDFLARE_API_KEY
+  api_base_url:
+    description:
+      - Base URL of the Cloudflare API v4.
+      - Plain C(http://) is refused unless the host is a loopback address, so that credentials never
+        travel in clear.
+    type: str
+    default: https://api.cloudflare.com/client/v4
+    env:
+      - name: CLOUDFLARE_BASE_URL
+  validate_certs:
+    description:
+      - Verify the API's TLS certificate. Set to V(false) only against a throwaway test server.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A PEM file of CA certificates to trust instead of the system's, for a TLS-inspecting proxy or a
+        test server.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for a connection and for each answer.
+    type: float
+    default: 30
+  retries:
+    description:
+      - How many times a request is sent again after a rate limit (HTTP 429), a server error (5xx,
+        JSON or HTML), an unreadable answer, a dropped connection or a timeout. V(0) sends once.
+      - Client errors such as a bad token (4xx) are never retried.
+    type: int
+    default: 4
+  retry_max_time:
+    description:
+      - Seconds that all attempts of one request, and the waits between them, may take together.
+    type: float
+    default: 180
+  rate_limit_max_wait:
+    description:
+      - The longest C(Retry-After) of a rate-limited answer (HTTP 429) that is waited out before sending
+        again. A longer one fails the task at once, saying when it may be retried.
+      - Cloudflare blocks every call of a credential for five minutes once its quota is exceeded.
+    type: float
+    default: 310
+notes:
+  - The collection talks to Cloudflare from the Ansible controller (or the execution environment in
+    AWX), whatever host the task runs for. The controller needs the Python library C(requests).
+  - Environment variables are read on the controller; an AWX credential that injects them is enough.
+requirements:
+  - requests
+"""

@@ -1,0 +1,207 @@
+#!/usr/bin/python
+# Copyright: cloudflare.magic contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ipsec_psk
+short_description: Rotate the pre-shared key of a Cloudflare Magic WAN / Magic Transit IPsec tunnel
+version_added: 0.1.0
+description:
+  - Asks Cloudflare to generate a new pre-shared key (PSK) for one Magic IPsec tunnel with
+    C(POST /accounts/{account_id}/magic/ipsec_tunnels/{ipsec_tunnel_id}/psk_generate), and returns it
+    so that the next task can configure the router.
+  - Cloudflare puts a generated key in force at once and never shows it again. The returned RV(psk) is
+    exactly the key Cloudflare answered with; when an answer is lost on the way, the request is sent
+    again so that the key handed on is the one in force, or the task fails saying that the tunnel's
+    key may have changed.
+  - The PSK is hidden from every display of the task's result (all verbosities, C(log_path),
+    callbacks, AWX job events) without C(no_log) on the task, while C(register) keeps it for the
+    next task. That next task must set C(no_log) to V(true) itself; see the examples.
+  - In check mode the request is sent with C(validate_only=true). Cloudflare validates the
+    credentials, the account and the tunnel, and rotates nothing; no RV(psk) is returned.
+author:
+  - cloudflare.magic developers
+extends_documentation_fragment:
+  - cloudflare.magic.connection
+options:
+  ipsec_tunnel_id:
+    description:
+      - The tunnel's identifier, 32 hexadecimal characters.
+      - Exactly one of O(ipsec_tunnel_id) and O(ipsec_tunnel_name) is required.
+    type: str
+  ipsec_tunnel_name:
+    description:
+      - The tunnel's name, looked up in the account's tunnel list (one more request).
+      - If no tunnel or more than one has this name, the task fails and nothing is rotated.
+    type: str
+  max_age:
+    description:
+      - Rotate only when the current key is older than this, or when its age is unknown. Otherwise the
+        task reports C(changed=false) and returns no RV(psk), so that the router task can be skipped
+        with a plain C(when).
+      - A whole number followed by V(d), V(h), V(m) or V(s) (V(90d), V(12h), V(30m)), or a number of seconds.
+      - Costs one look-up request before the rotation when the tunnel is given by id.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Sends the request with C(validate_only=true) and reports whether a real run would rotate.
+  diff_mode:
+    support: full
+    details:
+      - Shows the tunnel's C(psk_metadata) before and after, never the key.
+  action:
+    support: full
+    details:
+      - Runs on the controller; nothing is sent to the inventory host.
+  async:
+    support: none
+  platform:
+    platforms: all
+    support: full
+    details:
+      - Whatever the host's connection, the API is called from the controller.
+seealso:
+  - name: Cloudflare API, Generate Pre Shared Key (PSK) for IPsec tunnels
+    description: The endpoint this module calls.
+    link: https://developers.cloudflare.com/api/resources/magic_transit/subresources/ipsec_tunnels/methods/psk_generate/
+"""
+
+EXAMPLES = r"""
+- name: Rotate the tunnel's key (credentials from CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID)
+  cloudflare.magic.ipsec_psk:
+    ipsec_tunnel_id: 023e105f4ecef8ad9ca31a8372d0c353
+  register: rotation
+
+- name: Hand the new key to strongSwan (no_log, because this task's arguments hold the key)
+  ansible.builtin.template:
+    src: swanctl.conf.j2
+    dest: /etc/swanctl/conf.d/cloudflare.conf
+    mode: "0600"
+  no_log: true
+  when: rotation.psk is defined
+
+- name: Rotate by name, only when the key is older than 90 days
+  cloudflare.magic.ipsec_psk:
+    account_id: "{{ cloudflare_account_id }}"
+    api_token: "{{ vault_cloudflare_api_token }}"
+    ipsec_tunnel_name: tunnel_nyc_01
+    max_age: 90d
+  register: rotation
+
+- name: Check that a rotation would succeed, without rotating (also what --check does)
+  cloudflare.magic.ipsec_psk:
+    ipsec_tunnel_id: 023e105f4ecef8ad9ca31a8372d0c353
+  check_mode: true
+"""
+
+RETURN = r"""
+psk:
+  description:
+    - The new pre-shared key, exactly as Cloudflare returned it; it is in force at once.
+    - Hidden from every display of the result; use it only in a task whose C(no_log) is V(true).
+  returned: when a key was generated (not in check mode, not when O(max_age) kept the current key)
+  type: str
+  sample: "********"
+ipsec_tunnel_id:
+  description: The tunnel's identifier.
+  returned: success
+  type: str
+  sample: 023e105f4ecef8ad9ca31a8372d0c353
+ipsec_id:
+  description:
+    - The IKE identity the router must present (its local identity), as Cloudflare gives it.
+  returned: when Cloudflare's answer holds it
+  type: str
+  sample: 023e105f4ecef8ad9ca31a8372d0c353.33145236.ipsec.cloudflare.com
+psk_metadata:
+  description: When the key in force was generated.
+  returned: when a key was generated, or the tunnel was looked up
+  type: dict
+  contains:
+    last_generated_on:
+      description: RFC 3339 time of the key's generation.
+      type: str
+      returned: when known
+      sample: "2026-11-26T10:48:15.953887008Z"
+tunnel:
+  description:
+    - The tunnel object, as Cloudflare's tunnel list or look-up returned it (never with a key), with
+      C(psk_metadata) brought up to date. Holds what a router needs besides the key.
+  returned: when the tunnel was looked up (O(ipsec_tunnel_name), O(max_age), or diff mode)
+  type: dict
+  contains:
+    id:
+      description: The tunnel's identifier.
+      type: str
+      returned: always
+    name:
+      description: The tunnel's name.
+      type: str
+      returned: always
+    cloudflare_endpoint:
+      description: Cloudflare's anycast address, the router's IKE peer and remote identity.
+      type: str
+      returned: always
+    customer_endpoint:
+      description: The router's public address, when set.
+      type: str
+      returned: when set
+    interface_address:
+      description: Cloudflare's side of the tunnel's inside /31 or /30; the router takes the other address.
+      type: str
+      returned: always
+    replay_protection:
+      description: Whether anti-replay is on; the router should match it.
+      type: bool
+      returned: when set
+  sample:
+    id: 023e105f4ecef8ad9ca31a8372d0c353
+    name: tunnel_nyc_01
+    cloudflare_endpoint: 162.159.66.164
+    customer_endpoint: 203.0.113.10
+    interface_address: 10.252.2.26/31
+status:
+  description: The HTTP status of Cloudflare's failing answer.
+  returned: on failure, when Cloudflare answered
+  type: int
+  sample: 403
+cloudflare_errors:
+  description: Cloudflare's error codes and messages.
+  returned: on failure, when Cloudflare answered
+  type: list
+  elements: dict
+  sample: [{"code": 10000, "message": "Authentication error"}]
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
+    IPSEC_PSK_MUTUALLY_EXCLUSIVE,
+    IPSEC_PSK_REQUIRED_ONE_OF,
+    IPSEC_PSK_SPEC,
+)
+from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import run_task
+
+
+def main():
+    # Normally the action plugin runs this same code on the controller; main() serves a direct run.
+    module = AnsibleModule(
+        argument_spec=IPSEC_PSK_SPEC,
+        mutually_exclusive=IPSEC_PSK_MUTUALLY_EXCLUSIVE,
+        required_one_of=IPSEC_PSK_REQUIRED_ONE_OF,
+        supports_check_mode=True,
+    )
+    result = run_task(module.params, os.environ, check_mode=module.check_mode, diff=module._diff)
+    if result.get("failed"):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
