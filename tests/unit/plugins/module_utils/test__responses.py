@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.cloudflare.magic.plugins.module_utils._errors import ApiError
+from ansible_collections.cloudflare.magic.plugins.module_utils._responses import parse_envelope, retry_after_seconds
+
+JSON = {"Content-Type": "application/json"}
+
+
+def envelope(success=True, result=None, errors=()):
+    return json.dumps({"success": success, "errors": list(errors), "messages": [], "result": result}).encode()
+
+
+def test_success_returns_result():
+    assert parse_envelope(200, JSON, envelope(result={"a": 1})) == {"a": 1}
+
+
+def test_success_false_on_200_is_a_failure_with_codes():
+    with pytest.raises(ApiError) as info:
+        parse_envelope(200, JSON, envelope(False, errors=[{"code": 1001, "message": "nope"}]))
+    assert info.value.codes == [1001]
+    assert "HTTP 200: success: false ([1001] nope)" in str(info.value)
+
+
+def test_error_status_carries_cloudflare_codes():
+    with pytest.raises(ApiError) as info:
+        parse_envelope(403, JSON, envelope(False, errors=[{"code": 10000, "message": "Authentication error"}]))
+    assert str(info.value) == "Cloudflare API answered HTTP 403: permission denied ([10000] Authentication error)"
+
+
+def test_html_page_is_summarised_by_its_title():
+    page = b"<html><head><title>api.cloudflare.com | 520: Web server is returning an unknown error</title>"
+    with pytest.raises(ApiError) as info:
+        parse_envelope(520, {"Content-Type": "text/html"}, page + b"</head><body>x</body></html>")
+    assert "HTML page instead of JSON (api.cloudflare.com | 520" in str(info.value)
+
+
+def test_truncated_json_is_named():
+    with pytest.raises(ApiError, match="cut short or malformed"):
+        parse_envelope(200, JSON, envelope(result={"psk": "x" * 43})[:30])
+
+
+def test_json_that_is_not_the_envelope():
+    with pytest.raises(ApiError, match="not Cloudflare's envelope"):
+        parse_envelope(200, JSON, b"[1, 2]")
+
+
+@pytest.mark.parametrize("value, seconds", [("300", 300.0), ("0", 0.0), ("1.2", 2.0), ("soon", None), ("-1", None)])
+def test_retry_after(value, seconds):
+    assert retry_after_seconds({"Retry-After": value}) == seconds
