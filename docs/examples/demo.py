@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""`make demo`: rotate a Magic WAN tunnel's PSK against the local emulator and hand it to strongSwan.
+
+Starts the Cloudflare API emulator (HTTPS, its own CA), builds and installs the collection from its
+tarball, runs the example playbook rotate_and_configure_strongswan.yml exactly as a user would
+(credentials in the environment, as AWX injects them), then checks that the key in the rendered
+swanctl.conf is the key now in force at the (emulated) edge, and prints a summary without the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "demo-out"
+BIN = Path(sys.executable).parent
+TUNNEL_NAME = "tunnel_nyc_01"
+sys.path.insert(0, str(ROOT / "tests" / "emulator"))
+
+from cf_emulator.control import ControlClient  # noqa: E402
+
+
+def step(text):
+    print(f"\n==> {text}", flush=True)
+
+
+def run(command, **kwargs):
+    subprocess.run([str(c) for c in command], check=True, cwd=ROOT, **kwargs)
+
+
+def start_emulator():
+    ready = OUT / "emulator" / "ready.json"
+    log = open(OUT / "emulator.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cf_emulator", "--state-dir", str(OUT / "emulator"), "--ready-file", str(ready)],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "tests" / "emulator")), stdout=log, stderr=log)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the emulator did not start; see {OUT / 'emulator.log'}")
+        time.sleep(0.05)
+    time.sleep(0.05)
+    return process, json.loads(ready.read_text())
+
+
+def install_collection():
+    dist = OUT / "dist"
+    run([BIN / "ansible-galaxy", "collection", "build", "--force", "--output-path", dist], stdout=subprocess.DEVNULL)
+    tarball = next(dist.glob("cloudflare-magic-*.tar.gz"))
+    run([BIN / "ansible-galaxy", "collection", "install", "--force", "-p", OUT / "collections", tarball],
+        stdout=subprocess.DEVNULL, env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(OUT / "collections")))
+    return tarball
+
+
+def seed_credentials():
+    seed = json.loads((ROOT / "tests" / "emulator" / "default-seed.json").read_text())
+    account = seed["accounts"][0]
+    token = next(t["value"] for t in seed["tokens"] if "Magic WAN Write" in t["permissions"])
+    tunnel = next(t for t in account["tunnels"] if t["name"] == TUNNEL_NAME)
+    return account["id"], token, tunnel["id"]
+
+
+def key_in_config(path):
+    match = re.search(r"^\s*secret = 0s(\S+)\s*$", path.read_text(), re.MULTILINE)
+    return base64.b64decode(match.group(1)).decode() if match else None
+
+
+def main():
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    (OUT / "router").mkdir(parents=True)
+    step("Starting the Cloudflare API emulator")
+    emulator, ready = start_emulator()
+    try:
+        print(f"emulator: {ready['base_url']} (CA certificate {Path(ready['ca_file']).relative_to(ROOT)})")
+        step("Building and installing cloudflare.magic from its tarball")
+        tarball = install_collection()
+        print(f"installed {tarball.name} into {(OUT / 'collections').relative_to(ROOT)}")
+        account_id, token, tunnel_id = seed_credentials()
+        control = ControlClient(ready["control_url"], ready["ca_file"])
+        before = control.edge(tunnel_id).get("last_generated_on")
+
+        step("Running docs/examples/rotate_and_configure_strongswan.yml")
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(OUT / "collections"), ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+                   CLOUDFLARE_ACCOUNT_ID=account_id, CLOUDFLARE_API_TOKEN=token,
+                   CLOUDFLARE_BASE_URL=ready["base_url"])
+        run([BIN / "ansible-playbook", "-i", "localhost,", "docs/examples/rotate_and_configure_strongswan.yml",
+             "-e", f"swanctl_conf_dir={OUT / 'router'}", "-e", f"cloudflare_ca_path={ready['ca_file']}",
+             "-e", f"tunnel_name={TUNNEL_NAME}"], env=env)
+
+        config = OUT / "router" / f"cloudflare-{TUNNEL_NAME}.conf"
+        edge = control.edge(tunnel_id)
+        in_force = key_in_config(config) == edge["psk"]
+        step("Summary")
+        print(f"tunnel:            {TUNNEL_NAME} ({tunnel_id})")
+        print(f"key generated:     {edge['last_generated_on']} (before: {before or 'never'})")
+        print("key:               hidden (it appears in no output and no log)")
+        print(f"router config:     {config.relative_to(ROOT)} (mode {oct(config.stat().st_mode & 0o777)})")
+        print(f"config key == key in force at Cloudflare: {'yes' if in_force else 'NO'}")
+        if not in_force:
+            return 1
+        tunnel_demo = ROOT / "docs" / "examples" / "demo_tunnel.py"
+        if tunnel_demo.exists():
+            sys.path.insert(0, str(tunnel_demo.parent))
+            import demo_tunnel
+
+            return demo_tunnel.main(ROOT, OUT, ready, control, tunnel_id, config)
+        return 0
+    finally:
+        emulator.send_signal(signal.SIGTERM)
+        try:
+            emulator.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            emulator.kill()
+        print("\nemulator stopped")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except subprocess.CalledProcessError as failed:
+        sys.exit(f"demo failed: {Path(failed.cmd[0]).name} exited with {failed.returncode} (its output is above)")
