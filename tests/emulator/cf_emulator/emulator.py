@@ -128,6 +128,10 @@ class Emulator:
     def edge_psk(self, tunnel_id: str) -> str | None:
         return self._state.edge_psk(tunnel_id)
 
+    def ipsec_id(self, tunnel_id: str) -> str:
+        """The IKE identity the API gives the router of ``tunnel_id`` (what psk_generate returns as ipsec_id)."""
+        return self._state.ipsec_id(self.tunnel(tunnel_id))
+
     def tunnel(self, tunnel_id: str) -> dict[str, Any]:
         tunnel = self._state.tunnel(tunnel_id)
         if tunnel is None:

@@ -40,7 +40,7 @@ class RateLimiter:
             if blocked_until > now:
                 wait = _ceil(blocked_until - now)
                 return Verdict(False, 0, wait, wait)
-            if now - window_start >= self.window:
+            if blocked_until or now - window_start >= self.window:  # a lifted block starts a fresh window
                 window_start, count = now, 0
             count += 1
             if count > self.quota:

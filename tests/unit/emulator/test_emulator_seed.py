@@ -1,0 +1,79 @@
+"""Seeds: the default fixtures tests rely on, generated fleets, and refusing broken seeds."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from cf_emulator import Emulator, default_seed, seed_with_tunnels
+from emulator_client import ApiClient
+
+
+def test_default_seed_has_what_tests_need():
+    seed = default_seed()
+    account = seed["accounts"][0]
+    assert re.match(r"^[0-9a-f]{32}$", account["id"]) and account["tag"] and account["name"]
+    tokens = {t["name"]: t for t in seed["tokens"]}
+    assert tokens["magic_wan_write"]["permissions"] == ["Magic WAN Write"]
+    assert tokens["magic_wan_read"]["permissions"] == ["Magic WAN Read"]
+    for token in tokens.values():
+        assert re.match(r"^[A-Za-z0-9_-]{40}$", token["value"])
+    [user] = seed["users"]
+    assert re.match(r"^[0-9a-f]{37}$", user["api_key"]) and "@" in user["email"]
+    names = [t["name"] for t in account["tunnels"]]
+    assert len(names) == 5 and len(set(names)) == 5 and all(len(n) <= 15 for n in names)
+
+
+def test_default_seed_is_a_fresh_copy_each_time():
+    first = default_seed()
+    first["accounts"].clear()
+    assert default_seed()["accounts"]
+
+
+def test_fleet_of_300_is_listed_and_usable():
+    with Emulator(seed=seed_with_tunnels(300), tls=False) as emulator:
+        fleet = [t for t in emulator.seed["accounts"][0]["tunnels"] if t["name"].startswith("fleet_")]
+        assert len(fleet) == 300
+        with ApiClient(emulator, token=emulator.token("magic_wan_write")) as client:
+            listed = client.get(f"/accounts/{emulator.account_id}/magic/ipsec_tunnels").json()["result"]
+            assert len(listed["ipsec_tunnels"]) == 305
+            assert len({t["name"] for t in listed["ipsec_tunnels"]}) == 305
+            assert len({t["interface_address"] for t in listed["ipsec_tunnels"]}) == 305
+            assert client.generate(emulator.account_id, fleet[-1]["id"]).status_code == 200
+        with_metadata = [t for t in listed["ipsec_tunnels"] if "psk_metadata" in t]
+        assert 0 < len(with_metadata) < 305
+
+
+def test_generated_fleets_are_deterministic_and_top_level_key_works():
+    seed = default_seed()
+    seed["generate_tunnels"] = 3
+    a = Emulator(seed=seed, tls=False).seed["accounts"][0]["tunnels"]
+    b = Emulator(seed=seed_with_tunnels(3), tls=False).seed["accounts"][0]["tunnels"]
+    assert [t["id"] for t in a] == [t["id"] for t in b]
+
+
+@pytest.mark.parametrize("breakage", [
+    lambda s: s["accounts"][0].update(id="ABC"),
+    lambda s: s["accounts"][0]["tunnels"][0].update(name="a-name-longer-than-15"),
+    lambda s: s["accounts"][0]["tunnels"][1].update(name=s["accounts"][0]["tunnels"][0]["name"]),
+    lambda s: s["accounts"][0]["tunnels"][0].update(id="xyz"),
+    lambda s: s["accounts"][0].pop("tag"),
+    lambda s: s["tokens"][0].update(accounts=["f" * 32]),
+])
+def test_broken_seeds_are_refused(breakage):
+    seed = default_seed()
+    breakage(seed)
+    with pytest.raises(ValueError):
+        Emulator(seed=seed)
+
+
+def test_seeded_edge_psk_is_in_force_but_never_shown(tmp_path):
+    seed = default_seed()
+    tunnel = seed["accounts"][0]["tunnels"][1]
+    tunnel["edge_psk"] = "seeded-key-value-0123456789"
+    with Emulator(seed=seed, tls=False) as emulator:
+        in_force = emulator.edge_psk(tunnel["id"]) == "seeded-key-value-0123456789"
+        assert in_force, "seeded edge key not in force"
+        with ApiClient(emulator, token=emulator.token("magic_wan_read")) as client:
+            text = client.get(f"/accounts/{emulator.account_id}/magic/ipsec_tunnels").text
+        assert "seeded-key-value" not in text
