@@ -96,7 +96,7 @@ def main():
                    CLOUDFLARE_BASE_URL=ready["base_url"])
         run([BIN / "ansible-playbook", "-i", "localhost,", "docs/examples/rotate_and_configure_strongswan.yml",
              "-e", f"swanctl_conf_dir={OUT / 'router'}", "-e", f"cloudflare_ca_path={ready['ca_file']}",
-             "-e", f"tunnel_name={TUNNEL_NAME}"], env=env)
+             "-e", f"tunnel_name={TUNNEL_NAME}", "-e", "swanctl_load=false"], env=env)
 
         config = OUT / "router" / f"cloudflare-{TUNNEL_NAME}.conf"
         edge = control.edge(tunnel_id)
