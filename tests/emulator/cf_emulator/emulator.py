@@ -132,6 +132,10 @@ class Emulator:
         """The IKE identity the API gives the router of ``tunnel_id`` (what psk_generate returns as ipsec_id)."""
         return self._state.ipsec_id(self.tunnel(tunnel_id))
 
+    def generated_psks(self) -> list[str]:
+        """Every key the emulator has put in an answer (validate_only and lost answers included)."""
+        return self._state.generated_psks()
+
     def tunnel(self, tunnel_id: str) -> dict[str, Any]:
         tunnel = self._state.tunnel(tunnel_id)
         if tunnel is None:

@@ -200,9 +200,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed requests get the plain HTML page Cloudflare's edge answers them with, then a close."""
-        reason = message or self.responses.get(code, ("Error",))[0]
+        # The standard phrase only: parse errors quote the client's bytes, which have no place in a status line.
+        reason = self.responses.get(code, ("Error",))[0]
         body = html_errors.bad_request_page(code, reason)
         self.close_connection = True
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.1"  # no HTTP/0.9 clients exist: always send a status line
         try:
             self.send_response(code, reason)
             self.send_header("Content-Type", "text/html")

@@ -47,6 +47,7 @@ class State:
         self._tunnel_account: dict[str, str] = {}
         self._account_tunnels: dict[str, list[str]] = {}
         self._edge: dict[str, str] = {}
+        self._generated: list[str] = []  # every key ever answered, in force or not (for leak tests)
         self.tokens: dict[str, Credential] = {}  # token value -> credential
         self.users: dict[str, tuple[str, Credential]] = {}  # email (lower-case) -> (global key, credential)
         self._load()
@@ -94,6 +95,10 @@ class State:
         with self._lock:
             return self._edge.get(tunnel_id)
 
+    def generated_psks(self) -> list[str]:
+        with self._lock:
+            return list(self._generated)
+
     def ipsec_id(self, tunnel: dict[str, Any]) -> str:
         fqdn = (tunnel.get("custom_remote_identities") or {}).get("fqdn_id")
         if fqdn:
@@ -106,6 +111,7 @@ class State:
         psk = forced_psk if forced_psk is not None else new_psk()
         stamp = timefmt.now()
         with self._lock:
+            self._generated.append(psk)
             tunnel = self._tunnels[tunnel_id]
             if persist:
                 self._edge[tunnel_id] = psk
