@@ -183,7 +183,7 @@ def test_unknown_fault_kind_is_refused():
 
 
 def _raw_post(emu, account_id, tunnel):
-    """POST psk_generate over plain HTTP; returns ("reset", b"") when the connection dies unanswered."""
+    """POST psk_generate over plain HTTP; ("reset", b"") for a RST, ("closed", b"") for a clean close."""
     connection = http.client.HTTPConnection(emu.host, emu.port, timeout=5)
     try:
         connection.request("POST", f"/client/v4/accounts/{account_id}/magic/ipsec_tunnels/{tunnel}/psk_generate",
@@ -191,8 +191,10 @@ def _raw_post(emu, account_id, tunnel):
                                                 "Content-Type": "application/json"})
         response = connection.getresponse()
         return response.status, response.read()
-    except (ConnectionResetError, http.client.RemoteDisconnected, socket.error):
+    except ConnectionResetError:
         return "reset", b""
+    except (http.client.RemoteDisconnected, socket.error):
+        return "closed", b""
     finally:
         connection.close()
 
