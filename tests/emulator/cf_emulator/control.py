@@ -29,6 +29,7 @@ class ControlClient:
         return cls(ready["control_url"], ready.get("ca_file"))
 
     def edge_psk(self, tunnel_id: str) -> str | None:
+        """As ``Emulator.edge_psk``: None if never generated, ControlError (HTTP 404) for an unknown tunnel."""
         return self._call("GET", f"/edge/{tunnel_id}")["psk"]
 
     def edge(self, tunnel_id: str) -> dict[str, Any]:
@@ -55,6 +56,10 @@ class ControlClient:
 
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
+
+    def pending_faults(self) -> list[dict[str, Any]]:
+        """Queued faults (a forced ``psk`` shows as ``[redacted]``)."""
+        return self._call("GET", "/faults")
 
     def health(self) -> bool:
         return bool(self._call("GET", "/health").get("ok"))

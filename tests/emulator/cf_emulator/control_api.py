@@ -34,7 +34,7 @@ def handle_control(state: State, log: RequestLog, faults: FaultQueue, method: st
         log.clear()
         return Reply.json(200, {"cleared": True})
     if route == ("GET", "faults", 1):
-        return Reply.json(200, [fault.to_json() for fault in faults.pending()])
+        return Reply.json(200, [fault.to_json(redact=True) for fault in faults.pending()])
     if route == ("DELETE", "faults", 1):
         faults.clear()
         return Reply.json(200, {"cleared": True})
@@ -44,7 +44,7 @@ def handle_control(state: State, log: RequestLog, faults: FaultQueue, method: st
         except (ValueError, TypeError, UnicodeDecodeError) as problem:
             return _error(400, f"invalid fault: {problem}")
         faults.push(fault)
-        return Reply.json(201, {"queued": fault.to_json()})
+        return Reply.json(201, {"queued": fault.to_json(redact=True)})
     if route == ("GET", "tunnels", 1):
         return Reply.json(200, state.all_tunnels())
     if route == ("GET", "tunnels", 2):

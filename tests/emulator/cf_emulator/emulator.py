@@ -126,6 +126,10 @@ class Emulator:
 
     # --- inspection and scripting ------------------------------------------------------------
     def edge_psk(self, tunnel_id: str) -> str | None:
+        """The key in force for the tunnel; None if none was ever generated. KeyError for an unknown tunnel
+        (so a mistyped id cannot pass for "nothing was persisted")."""
+        if self._state.tunnel(tunnel_id) is None:
+            raise KeyError(tunnel_id)
         return self._state.edge_psk(tunnel_id)
 
     def ipsec_id(self, tunnel_id: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 # Faults that answer in place of the API: nothing is persisted.
@@ -29,7 +29,7 @@ class Fault:
     status: int | None = None
     retry_after: int | float | str | None = None  # None: no Retry-After header (rate_limited)
     delay: float | None = None
-    psk: str | None = None
+    psk: str | None = field(default=None, repr=False)  # a test may make it hold a credential: never shown
     code: int | None = None  # error code for the JSON faults; a sensible default otherwise
     message: str | None = None
 
@@ -75,8 +75,11 @@ class Fault:
         except re.error:
             return False
 
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None or k == "times"}
+    def to_json(self, redact: bool = False) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if v is not None or k == "times"}
+        if redact and "psk" in data:
+            data["psk"] = "[redacted]"
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Fault:

@@ -204,3 +204,19 @@ def _wait_for(condition, timeout=5.0):
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+def test_a_forced_psk_never_shows_in_a_fault_repr_or_the_queue(emu):
+    fault = Fault("force_psk", psk="secret-looking-value")
+    emu.push_fault(fault)
+    from cf_emulator.control import ControlClient
+
+    queued = ControlClient(emu.control_url, emu.ca_file).pending_faults()
+    shown = repr(fault) + repr(emu.pending_faults()) + repr(queued)
+    assert "secret-looking-value" not in shown
+    assert queued[0]["kind"] == "force_psk" and queued[0]["psk"] == "[redacted]"
+
+
+def test_edge_psk_of_an_unknown_tunnel_is_a_key_error(emu):
+    with pytest.raises(KeyError):
+        emu.edge_psk("0" * 32)
