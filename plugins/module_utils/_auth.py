@@ -83,6 +83,8 @@ def resolve_credentials(params, environ):
     explicit = _credentials_from(params, OPTION_NAMES, "in the task's options")
     if explicit is not None:
         return explicit
+    # An empty variable counts as unset: AWX renders an unfilled credential field as "".
+    environ = {name: environ.get(name) or None for name in ENV_NAMES}
     from_env = _credentials_from(environ, ENV_NAMES, "in the environment")
     if from_env is not None:
         return from_env
