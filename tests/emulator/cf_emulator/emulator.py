@@ -146,6 +146,10 @@ class Emulator:
             raise KeyError(tunnel_id)
         return tunnel
 
+    def ipsec_id(self, tunnel_id: str) -> str:
+        """The router's IKE identity psk_generate answers for the tunnel (``fqdn_id`` if the tunnel has one)."""
+        return self._state.ipsec_id(self.tunnel(tunnel_id))
+
     def tunnels(self, account_id: str | None = None) -> list[dict[str, Any]]:
         if account_id is None:
             return self._state.all_tunnels()

@@ -43,13 +43,13 @@ def test_ipsec_id_uses_the_account_tag_not_the_account_id(emu, writer, account_i
     tunnel = tunnel_ids["tunnel_nyc_01"]
     tag = emu.seed["accounts"][0]["tag"]
     result = writer.generate(account_id, tunnel).json()["result"]
-    assert result["ipsec_id"] == f"{tunnel}.{tag}.ipsec.cloudflare.com"
+    assert result["ipsec_id"] == f"{tunnel}.{tag}.ipsec.cloudflare.com" == emu.ipsec_id(tunnel)
     assert account_id not in result["ipsec_id"]
 
 
-def test_ipsec_id_is_the_custom_fqdn_when_set(writer, account_id, tunnel_ids):
+def test_ipsec_id_is_the_custom_fqdn_when_set(emu, writer, account_id, tunnel_ids):
     result = writer.generate(account_id, tunnel_ids["tunnel_sin_01"]).json()["result"]
-    assert result["ipsec_id"] == "sin-edge-01.vpn.example.net"
+    assert result["ipsec_id"] == "sin-edge-01.vpn.example.net" == emu.ipsec_id(tunnel_ids["tunnel_sin_01"])
 
 
 def test_validate_only_persists_nothing_and_answers_a_decoy(emu, writer, account_id, tunnel_ids):
