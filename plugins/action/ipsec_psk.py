@@ -22,7 +22,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
     IPSEC_PSK_REQUIRED_ONE_OF,
     IPSEC_PSK_SPEC,
 )
-from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import run_task
+from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import diff_text, run_task
 
 
 class ActionModule(ActionBase):
@@ -50,4 +50,7 @@ class ActionModule(ActionBase):
                                check_mode=bool(self._task.check_mode), diff=bool(self._task.diff)))
         if "psk" in result:
             result["_ansible_no_log"] = True
+            if result.get("diff"):
+                # Ansible drops a no_log result's diff; this one holds psk_metadata only, so show it here.
+                self._display.display(diff_text(result["diff"]))
         return result

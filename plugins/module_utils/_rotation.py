@@ -113,6 +113,23 @@ def _diff(before, after, tunnel_id):
             "before_header": label, "after_header": label}
 
 
+def diff_text(diff):
+    """A ``diff`` result as unified-diff lines. Ansible drops the diff of a no_log result, so the action
+    plugin shows a rotation's metadata diff with this; it holds ``psk_metadata`` only, never the key."""
+    before = diff["before"].get("psk_metadata") or {}
+    after = diff["after"].get("psk_metadata") or {}
+    lines = [f"--- before: {diff['before_header']}", f"+++ after: {diff['after_header']}"]
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) == after.get(key):
+            lines.append(f" {key}: {before.get(key)}")
+            continue
+        if key in before:
+            lines.append(f"-{key}: {before[key]}")
+        if key in after:
+            lines.append(f"+{key}: {after[key]}")
+    return "\n".join(lines) + "\n"
+
+
 def run_task(params, environ, check_mode=False, diff=False, pacing=None):
     """Run one ipsec_psk task from its validated options; failures come back as a failed result, never raised."""
     secrets = [params.get("api_token"), params.get("api_key")]
