@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from ansible import constants as C
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
@@ -23,6 +24,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
     IPSEC_PSK_SPEC,
 )
 from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import diff_text, run_task
+from ansible_collections.cloudflare.magic.plugins.plugin_utils._pacing import controller_pacing
 
 
 class ActionModule(ActionBase):
@@ -46,8 +48,16 @@ class ActionModule(ActionBase):
                           msg=redact(f"Invalid options for cloudflare.magic.ipsec_psk: {messages}",
                                      validation._no_log_values))
             return result
-        result.update(run_task(validation.validated_parameters, os.environ,
-                               check_mode=bool(self._task.check_mode), diff=bool(self._task.diff)))
+        params = validation.validated_parameters
+        # Forks share what Cloudflare's Ratelimit headers said, so a fleet stays under the quota.
+        pacing = controller_pacing(C.DEFAULT_LOCAL_TMP, str(params.get("api_base_url") or ""))
+        try:
+            result.update(run_task(params, os.environ, check_mode=bool(self._task.check_mode),
+                                   diff=bool(self._task.diff), pacing=pacing))
+        finally:
+            pacing.close()
+        if pacing.problem:
+            result.setdefault("warnings", []).append(pacing.problem)
         if "psk" in result:
             result["_ansible_no_log"] = True
             if result.get("diff"):
