@@ -70,16 +70,30 @@ options:
     default: 4
   retry_max_time:
     description:
-      - Seconds that all attempts of one request, and the waits between them, may take together.
+      - Seconds that all attempts of one request, and the backoff waits between them, may take together.
+      - Waiting out a rate limit is bounded by O(rate_limit_max_wait) instead, and does not count here.
     type: float
     default: 180
   rate_limit_max_wait:
     description:
-      - The longest C(Retry-After) of a rate-limited answer (HTTP 429) that is waited out before sending
-        again. A longer one fails the task at once, saying when it may be retried.
-      - Cloudflare blocks every call of a credential for five minutes once its quota is exceeded.
+      - How long, in all, one request may wait out the C(Retry-After) of rate-limited answers (HTTP 429)
+        before sending again. A longer wait fails the task at once, saying when it may be retried.
+      - Cloudflare blocks every call of a credential for five minutes once its quota is exceeded; the
+        default waits that out.
     type: float
     default: 310
+  retry_backoff:
+    description:
+      - Seconds to wait before the first retry after a server error, an unreadable answer, a dropped
+        connection or a timeout. Each further wait doubles, up to O(retry_backoff_max), and a random
+        part of up to half is taken off so that many hosts do not retry in step.
+    type: float
+    default: 1
+  retry_backoff_max:
+    description:
+      - The longest backoff wait between two attempts, in seconds.
+    type: float
+    default: 30
 notes:
   - The collection talks to Cloudflare from the Ansible controller (or the execution environment in
     AWX), whatever host the task runs for. The controller needs the Python library C(requests).

@@ -30,6 +30,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._errors import (
     ApiError,
     KeyStateUnknown,
     TransportError,
+    note_key_unchanged,
     redact,
 )
 from ansible_collections.cloudflare.magic.plugins.module_utils._responses import (
@@ -83,6 +84,7 @@ class CloudflareClient:
         later attempt succeeds, the failure says so.
         """
         deadline = self.clock() + self.retry.max_time
+        rate_limit_waited = 0.0
         maybe_applied = False
         attempt = 0
         while True:
@@ -92,14 +94,19 @@ class CloudflareClient:
             except (ApiError, TransportError) as error:
                 if mutates and _may_have_been_applied(error):
                     maybe_applied = True
-                wait = self.retry.wait_before_retry(error, attempt, deadline - self.clock())
+                wait = self.retry.wait_before_retry(error, attempt, deadline - self.clock(), rate_limit_waited)
                 if wait is None:
-                    raise self._final(self.retry.explain(error), maybe_applied, attempt) from None
+                    raise self._final(self.retry.explain(error), mutates, maybe_applied, attempt) from None
+                if _is_waited_rate_limit(error):
+                    # Waiting out a block is bounded by rate_limit_max_wait, not by retry_max_time.
+                    rate_limit_waited += wait
+                    deadline += wait
                 self.sleep(wait)
 
-    def _final(self, error, maybe_applied, attempts):
+    def _final(self, error, mutates, maybe_applied, attempts):
         if not maybe_applied:
-            return error
+            # Every attempt was refused or never reached Cloudflare: nothing was generated.
+            return note_key_unchanged(error) if mutates else error
         return KeyStateUnknown(redact(
             f"{error} After {attempts} attempt(s) no answer confirmed a new key, but Cloudflare may "
             "have generated one whose answer was lost: the tunnel's pre-shared key may have changed "
@@ -155,8 +162,15 @@ def _keep_headers(prepared):
 def _may_have_been_applied(error):
     if isinstance(error, TransportError):
         return error.request_sent
-    # A 2xx whose body could not be read, or a server-side failure, may follow a persisted key.
-    return error.status is not None and (200 <= error.status < 300 or error.status >= 500)
+    # A 2xx whose body could not be read, or a server-side failure, may follow a persisted key; a
+    # readable refusal (4xx, 429, a 200 with success: false) says that nothing was done.
+    if error.status is None:
+        return True
+    return error.status >= 500 or (200 <= error.status < 300 and not error.readable)
+
+
+def _is_waited_rate_limit(error):
+    return isinstance(error, ApiError) and error.status == 429 and error.retry_after is not None
 
 
 def _is_connect_failure(exc):

@@ -48,8 +48,10 @@ class TransportError(CloudflareMagicError):
 class ApiError(CloudflareMagicError):
     """Cloudflare answered with a failure: an HTTP error, ``success: false``, or a body that is not the envelope."""
 
-    def __init__(self, status, errors, summary, retry_after=None):
+    def __init__(self, status, errors, summary, retry_after=None, readable=True):
         self.status = status
+        # False when the body was not Cloudflare's envelope (HTML, cut short): nothing is known from it.
+        self.readable = readable
         self.errors = [{"code": e.get("code"), "message": e.get("message")} for e in errors]
         self.retry_after = retry_after
         message = f"Cloudflare API answered HTTP {status}: {summary}"
@@ -72,3 +74,12 @@ class TunnelLookupError(CloudflareMagicError):
 
 class KeyStateUnknown(CloudflareMagicError):
     """A key may have been generated but its answer never arrived: the tunnel's key is now unknown."""
+
+
+KEY_UNCHANGED = "The tunnel's pre-shared key was not changed."
+
+
+def note_key_unchanged(error):
+    """``error`` with its message saying that the tunnel's key stayed as it was."""
+    error.args = (f"{error.args[0].rstrip()} {KEY_UNCHANGED}",)
+    return error

@@ -34,6 +34,8 @@ CONNECTION_SPEC = dict(
     retries=dict(type="int", default=4),
     retry_max_time=dict(type="float", default=180.0),
     rate_limit_max_wait=dict(type="float", default=310.0),
+    retry_backoff=dict(type="float", default=1.0),
+    retry_backoff_max=dict(type="float", default=30.0),
 )
 
 IPSEC_PSK_SPEC = dict(
@@ -118,6 +120,10 @@ def check_connection(params):
     if params.get("rate_limit_max_wait") is None or params["rate_limit_max_wait"] < 0:
         raise OptionError("rate_limit_max_wait", "must be zero or more seconds",
                           "Give how long a rate-limited task may wait, e.g. 310; 0 fails at once.")
+    check_positive("retry_backoff", params.get("retry_backoff", 1.0),
+                   "Give the seconds to wait before the first retry, e.g. 1.")
+    check_positive("retry_backoff_max", params.get("retry_backoff_max", 30.0),
+                   "Give the longest wait between two attempts in seconds, e.g. 30.")
     if params.get("retries") is None or not 0 <= params["retries"] <= 20:
         raise OptionError("retries", "must be between 0 and 20", "Give how many times to retry, e.g. 4.")
     ca_path = params.get("ca_path")

@@ -22,9 +22,9 @@ def parse_envelope(status, headers, content):
     try:
         body = json.loads(content.decode("utf-8")) if content else None
     except (UnicodeDecodeError, ValueError):
-        raise ApiError(status, [], _not_json_summary(status, headers, content), retry_after) from None
+        raise ApiError(status, [], _not_json_summary(status, headers, content), retry_after, readable=False) from None
     if not isinstance(body, dict) or not isinstance(body.get("success"), bool):
-        raise ApiError(status, [], "the answer is JSON but not Cloudflare's envelope", retry_after)
+        raise ApiError(status, [], "the answer is JSON but not Cloudflare's envelope", retry_after, readable=False)
     errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
     if 200 <= status < 300 and body["success"]:
         return body.get("result")

@@ -13,8 +13,10 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._errors import Ap
 class RetryPolicy:
     """Bounded retries: ``retries`` extra attempts, all within ``max_time`` seconds.
 
-    - 429: wait what Retry-After says when that is at most ``rate_limit_max_wait``; longer, fail
-      saying when to try again (Cloudflare blocks every call for five minutes once over quota).
+    - 429: wait what Retry-After says while all such waits of the request add up to at most
+      ``rate_limit_max_wait``; longer, fail saying when to try again (Cloudflare blocks every call for
+      five minutes once over quota). These waits do not count against ``max_time``, so that the
+      default cap can wait out such a block.
     - 5xx, an unreadable 2xx body, connection failures and timeouts: exponential backoff from
       ``backoff`` seconds, doubling up to ``backoff_max``, with jitter.
     - Everything else (4xx, ``success: false``, TLS): no retry; it will not get better.
@@ -30,13 +32,17 @@ class RetryPolicy:
         self.rng = rng or random.Random()
         self.now = now or (lambda: datetime.now(timezone.utc))
 
-    def wait_before_retry(self, error, attempt, remaining):
-        """Seconds to wait before attempt ``attempt + 1``, or None to give up."""
+    def wait_before_retry(self, error, attempt, remaining, rate_limit_waited=0.0):
+        """Seconds to wait before attempt ``attempt + 1``, or None to give up.
+
+        ``remaining`` is what is left of ``max_time``; ``rate_limit_waited`` is what earlier 429s of
+        the same request have already been waited out.
+        """
         if attempt > self.retries or not _retryable(error):
             return None
         if _is_rate_limit(error) and error.retry_after is not None:
             wait = error.retry_after
-            return wait if wait <= self.rate_limit_max_wait and wait <= remaining else None
+            return wait if wait + rate_limit_waited <= self.rate_limit_max_wait else None
         wait = self._backoff(attempt)
         return wait if wait <= remaining else None
 
@@ -49,8 +55,8 @@ class RetryPolicy:
         return ApiError(
             error.status, error.errors,
             f"rate limited; Cloudflare asks to wait {wait:g} s, and this task may wait at most "
-            f"{self.rate_limit_max_wait:g} s (rate_limit_max_wait) within {self.max_time:g} s "
-            f"(retry_max_time). Retry after {when}",
+            f"{self.rate_limit_max_wait:g} s (rate_limit_max_wait) in all, with {self.retries} "
+            f"retries (retries). Retry after {when}",
             retry_after=wait)
 
     def _backoff(self, attempt):
@@ -66,5 +72,5 @@ def _retryable(error):
     if isinstance(error, TransportError):
         return error.retryable
     if isinstance(error, ApiError):
-        return error.status == 429 or error.status >= 500 or (200 <= error.status < 300 and not error.errors)
+        return error.status == 429 or error.status >= 500 or (200 <= error.status < 300 and not error.readable)
     return False

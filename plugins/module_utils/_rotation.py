@@ -52,7 +52,8 @@ class RotationRequest:
             self.base_url, self.credentials, timeout=p["timeout"], validate_certs=p["validate_certs"],
             ca_path=p.get("ca_path"), pacing=pacing,
             retry=RetryPolicy(retries=p["retries"], max_time=p["retry_max_time"],
-                              rate_limit_max_wait=p["rate_limit_max_wait"]))
+                              rate_limit_max_wait=p["rate_limit_max_wait"],
+                              backoff=p.get("retry_backoff", 1.0), backoff_max=p.get("retry_backoff_max", 30.0)))
 
 
 def rotate_psk(request, client, check_mode=False, diff=False, now=None):
