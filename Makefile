@@ -9,7 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help venv system-deps test unit integration demo emulator clean
+.PHONY: help venv system-deps test unit integration demo emulator clean compat sanity lint
 
 help:
 	@echo "make demo    rotate a PSK against the local emulator and render a strongSwan config"
@@ -28,6 +28,32 @@ system-deps:
 
 test: venv system-deps
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory compat sanity lint
+
+# Older ansible-core lines that meta/runtime.yml admits, each in its own venv on Python 3.11 with its own
+# pins (tests/constraints-<line>.txt). The IKE end-to-end test (marker e2e) runs on the primary venv only.
+COMPAT_PYVERSION ?= 3.11
+COMPAT_LINES ?= 2.17 2.19
+COMPAT_TESTS ?= tests/unit tests/integration tests/awx
+
+.venv-%/.installed: tests/requirements-compat.txt tests/constraints-%.txt requirements.txt
+	@python_bin="$$(tests/tools/find-python $(COMPAT_PYVERSION))" && "$$python_bin" -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements-compat.txt -c tests/constraints-$*.txt
+	@touch $@
+
+compat: $(foreach line,$(COMPAT_LINES),.venv-$(line)/.installed)
+	@for line in $(COMPAT_LINES); do \
+	  echo "== unit, integration and AWX tests on ansible-core $$(.venv-$$line/bin/ansible --version | head -1)"; \
+	  .venv-$$line/bin/python -m pytest $(COMPAT_TESTS) -m "not e2e" -n 2 -q -p no:cacheprovider || exit 1; \
+	done
+
+# ansible-test sanity, offline (see tests/tools/sanity).
+sanity: venv
+	tests/tools/sanity $(PY)
+
+# ansible-lint (production profile), antsibull-changelog lint, antsibull-docs lint-collection-docs.
+lint: venv
+	tests/tools/lint $(PY)
 
 unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -42,4 +68,4 @@ emulator: venv
 	PYTHONPATH=tests/emulator $(PY) -m cf_emulator
 
 clean:
-	rm -rf $(VENV) collections demo-out tests/output .pytest_cache
+	rm -rf $(VENV) .venv-2.* collections demo-out tests/output .pytest_cache

@@ -13,39 +13,34 @@ options:
       - The Cloudflare account identifier, 32 hexadecimal characters.
       - Checked before any request is sent.
       - Required, as this option or as the environment variable.
+      - If not set, the environment variable E(CLOUDFLARE_ACCOUNT_ID) is used.
     type: str
-    env:
-      - name: CLOUDFLARE_ACCOUNT_ID
   api_token:
     description:
       - A Cloudflare API token with the C(Magic WAN Write) or C(Magic Transit Write) permission.
       - Give either O(api_token), or O(api_email) with O(api_key).
       - Options given in the task win over the environment as a whole; within one source exactly one
         method must be given.
+      - If no credential option is set, the environment variable E(CLOUDFLARE_API_TOKEN) is used.
     type: str
-    env:
-      - name: CLOUDFLARE_API_TOKEN
   api_email:
     description:
       - The email address of the Cloudflare user whose Global API key is O(api_key).
+      - If no credential option is set, the environment variable E(CLOUDFLARE_EMAIL) is used.
     type: str
-    env:
-      - name: CLOUDFLARE_EMAIL
   api_key:
     description:
       - The Global API key of O(api_email). Prefer O(api_token).
+      - If no credential option is set, the environment variable E(CLOUDFLARE_API_KEY) is used.
     type: str
-    env:
-      - name: CLOUDFLARE_API_KEY
   api_base_url:
     description:
       - Base URL of the Cloudflare API v4.
       - Plain C(http://) is refused unless the host is a loopback address, so that credentials never
         travel in clear.
+      - If not set, the environment variable E(CLOUDFLARE_BASE_URL) is used.
     type: str
     default: https://api.cloudflare.com/client/v4
-    env:
-      - name: CLOUDFLARE_BASE_URL
   validate_certs:
     description:
       - Verify the API's TLS certificate. Set to V(false) only against a throwaway test server.
@@ -98,6 +93,8 @@ notes:
   - The collection talks to Cloudflare from the Ansible controller (or the execution environment in
     AWX), whatever host the task runs for. The controller needs the Python library C(requests).
   - Environment variables are read on the controller; an AWX credential that injects them is enough.
+    An empty E(CLOUDFLARE_API_TOKEN), E(CLOUDFLARE_EMAIL) or E(CLOUDFLARE_API_KEY) counts as unset, as AWX
+    injects a credential field left empty.
 requirements:
   - requests
 """

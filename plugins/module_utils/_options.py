@@ -9,6 +9,7 @@ The connection and authentication options are declared once here and once in the
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from urllib.parse import urlsplit
@@ -105,7 +106,7 @@ def is_loopback(host):
 
 
 def check_positive(option, value, fix):
-    if value is None or value != value or value <= 0 or value == float("inf"):
+    if value is None or math.isnan(value) or value <= 0 or math.isinf(value):
         raise OptionError(option, "must be a positive number of seconds", fix)
     return value
 

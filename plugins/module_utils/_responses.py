@@ -65,6 +65,6 @@ def retry_after_seconds(headers):
         seconds = float(value.strip())
     except ValueError:
         return None
-    if seconds != seconds or seconds < 0:
+    if math.isnan(seconds) or seconds < 0:
         return None
     return float(math.ceil(seconds)) if seconds > 0 else 0.0

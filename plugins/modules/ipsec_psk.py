@@ -22,9 +22,12 @@ description:
   - In check mode the request is sent with C(validate_only=true). Cloudflare validates the
     credentials, the account and the tunnel, and rotates nothing; no RV(psk) is returned.
 author:
-  - cloudflare.magic developers
+  - cloudflare.magic developers (@cloudflare-magic)
 extends_documentation_fragment:
   - cloudflare.magic.connection
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - ansible.builtin.action_common_attributes.actiongroups
 options:
   ipsec_tunnel_id:
     description:
@@ -58,6 +61,14 @@ attributes:
     details:
       - Runs on the controller; nothing is sent to the inventory host.
   async:
+    support: none
+  action_group:
+    membership:
+      - cloudflare.magic.magic
+    details:
+      - Set options once for every task of the collection with C(module_defaults) and
+        C(group/cloudflare.magic.magic); see the examples.
+  bypass_host_loop:
     support: none
   platform:
     platforms: all
@@ -96,6 +107,16 @@ EXAMPLES = r"""
   cloudflare.magic.ipsec_psk:
     ipsec_tunnel_id: 023e105f4ecef8ad9ca31a8372d0c353
   check_mode: true
+
+# In a play: give the account and the credentials once for every task of the collection.
+# module_defaults:
+#   group/cloudflare.magic.magic:
+#     account_id: "{{ cloudflare_account_id }}"
+#     api_token: "{{ vault_cloudflare_api_token }}"
+- name: Rotate with the account and credentials from the play's module_defaults
+  cloudflare.magic.ipsec_psk:
+    ipsec_tunnel_name: tunnel_nyc_01
+  register: rotation
 """
 
 RETURN = r"""
