@@ -52,6 +52,7 @@ attributes:
     support: full
     details:
       - Sends the request with C(validate_only=true) and reports whether a real run would rotate.
+      - With O(max_age), a key that is still fresh enough sends no C(psk_generate) at all and reports C(changed=false).
   diff_mode:
     support: full
     details:
