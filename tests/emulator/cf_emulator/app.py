@@ -82,7 +82,7 @@ class Application:
             return Reply.html(status, html_errors.proxy_page())
         if fault.kind == "rate_limited":
             headers = dict(limits)
-            wait = fault.retry_after if isinstance(fault.retry_after, int) else verdict_reset(limits)
+            wait = fault.retry_after if isinstance(fault.retry_after, int) else _reset_part(limits)
             headers["Ratelimit"] = f'"default";r=0;t={wait}'
             if fault.retry_after is not None:
                 headers["Retry-After"] = _header_value(fault.retry_after)
@@ -100,7 +100,7 @@ class Application:
             self._stopping.wait(seconds)
 
 
-def verdict_reset(limits: dict[str, str]) -> str:
+def _reset_part(limits: dict[str, str]) -> str:
     """The ``t=`` part of a ``Ratelimit`` header."""
     return limits["Ratelimit"].rpartition("t=")[2]
 
