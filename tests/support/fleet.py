@@ -22,19 +22,19 @@ def fleet_play(*tasks, group="fleet"):
     return [{"name": "Rotate the fleet", "hosts": group, "gather_facts": False, "tasks": list(tasks)}]
 
 
-def rotate_by_host_task(emulator):
+def rotate_by_host_task(emulator, tunnel_id="{{ tunnel_id }}"):
     """ipsec_psk for the host's tunnel, credentials from the environment as AWX injects them."""
-    options = {"ipsec_tunnel_id": "{{ tunnel_id }}"}
+    options = {"ipsec_tunnel_id": tunnel_id}
     if emulator.ca_file:
         options["ca_path"] = emulator.ca_file
     return {"name": "Rotate the tunnel's key", "cloudflare.magic.ipsec_psk": options, "register": "rotation"}
 
 
-def uri_rotate_task(emulator):
+def uri_rotate_task(emulator, tunnel_id="{{ tunnel_id }}"):
     """What users write today: ansible.builtin.uri with a Bearer header, blind to the quota."""
     options = {
         "url": emulator.base_url + "/accounts/{{ lookup('ansible.builtin.env', 'CLOUDFLARE_ACCOUNT_ID') }}"
-                                   "/magic/ipsec_tunnels/{{ tunnel_id }}/psk_generate",
+                                   f"/magic/ipsec_tunnels/{tunnel_id}/psk_generate",
         "method": "POST",
         "headers": {"Authorization": "Bearer {{ lookup('ansible.builtin.env', 'CLOUDFLARE_API_TOKEN') }}"},
         "body": {},

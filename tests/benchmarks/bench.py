@@ -1,0 +1,91 @@
+"""The collection's benchmark: `make bench` (or python tests/benchmarks/bench.py --help).
+
+1. N ipsec_psk tasks, the same N ansible.builtin.uri POSTs and N ansible.builtin.ping tasks, interleaved
+   and repeated, against the emulator in its own process: medians, ratios, peak memory.
+2. API requests per rotated key (by id, by name, with max_age), from the emulator's record.
+3. A fleet rotation under a compressed quota, with ipsec_psk and with uri: 429s and time against the
+   quota-bound minimum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent.parent
+REPO = TESTS.parent
+for path in (TESTS / "emulator", TESTS, Path(__file__).resolve().parent):
+    sys.path.insert(0, str(path))
+
+import fleet_run  # noqa: E402
+import per_task  # noqa: E402
+import requests_per_key  # noqa: E402
+from emulator_process import EmulatorProcess  # noqa: E402
+from support.playbooks import BIN, PlaybookRunner  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=30, help="N tasks per run in the per-task comparison")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of the per-task comparison")
+    parser.add_argument("--fleet", type=int, default=300, help="tunnels (hosts) in the fleet run")
+    parser.add_argument("--forks", type=int, default=20)
+    parser.add_argument("--quota", type=int, default=60, help="compressed quota per window")
+    parser.add_argument("--window", type=float, default=3.0, help="compressed window, seconds")
+    parser.add_argument("--block", type=float, default=3.0, help="compressed block after going over, seconds")
+    parser.add_argument("--skip-fleet", action="store_true")
+    return parser.parse_args(argv)
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    ansible = subprocess.run([str(BIN / "ansible"), "--version"], capture_output=True, text=True).stdout
+    return (f"machine: nproc={os.cpu_count()} cpu={cpu}; python {platform.python_version()}; "
+            f"{ansible.splitlines()[0] if ansible else 'ansible-core unknown'}")
+
+
+def collections_path(workdir):
+    """ansible_collections/cloudflare/magic pointing at this checkout."""
+    link = workdir / "collections" / "ansible_collections" / "cloudflare" / "magic"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(REPO, target_is_directory=True)
+    return str(workdir / "collections")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="cf-magic-bench-") as temp:
+        workdir = Path(temp)
+        os.environ["ANSIBLE_COLLECTIONS_PATH"] = collections_path(workdir)
+        print(machine(), flush=True)
+
+        print(f"\n== per task: {args.tasks} tasks a run, {args.repeats} interleaved rounds ==", flush=True)
+        with EmulatorProcess(workdir / "emulator", tunnels=max(args.tasks, 12), quota=1_000_000) as emu:
+            # Keys counted first, while the generated tunnels still hold their seeded ages.
+            per_key = requests_per_key.count(PlaybookRunner(workdir / "per-key", emu), emu)
+            runs = per_task.compare(PlaybookRunner(workdir / "per-task", emu), emu, args.tasks, args.repeats)
+            print(per_task.summary(runs, args.tasks)[0], flush=True)
+            print("\n== API requests per rotated key (emulator's record) ==", flush=True)
+            print(requests_per_key.table(per_key), flush=True)
+
+        if not args.skip_fleet:
+            print(f"\n== fleet: {args.fleet} tunnels, {args.forks} forks, quota {args.quota} per "
+                  f"{args.window:g} s, block {args.block:g} s ==", flush=True)
+            print(fleet_run.HEADER)
+            for variant in ("ipsec_psk", "uri"):
+                result = fleet_run.run_fleet(workdir / f"fleet-{variant}", variant, args.fleet, args.forks,
+                                             args.quota, args.window, args.block)
+                print(result.line(), flush=True)
+            print("span: first to last API request in the emulator's record; bound: (ceil(N/q) - 1) * w, "
+                  "the earliest the last request can pass; wall: the whole ansible-playbook run")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
