@@ -8,12 +8,14 @@ PYVERSION ?= 3.12
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help venv system-deps test unit integration demo emulator clean compat sanity lint
+.PHONY: help venv system-deps test unit integration demo emulator clean compat sanity lint bench
 
 help:
 	@echo "make demo    rotate a PSK against the local emulator and render a strongSwan config"
 	@echo "make test    run every test"
+	@echo "make bench   ipsec_psk vs uri vs ping per task, requests per key, fleet pacing (docs/benchmarks.md)"
 
 $(VENV)/.installed: tests/requirements.txt tests/constraints.txt requirements.txt
 	@python_bin="$$(tests/tools/find-python $(PYVERSION))" && "$$python_bin" -m venv $(VENV)
@@ -63,6 +65,10 @@ integration: venv system-deps
 
 demo: venv
 	$(PY) docs/examples/demo.py
+
+# BENCH_ARGS, e.g. "--tasks 30 --repeats 5 --fleet 300 --forks 20 --quota 60 --window 3"
+bench: venv
+	$(PY) tests/benchmarks/bench.py $(BENCH_ARGS)
 
 emulator: venv
 	PYTHONPATH=tests/emulator $(PY) -m cf_emulator
