@@ -13,7 +13,7 @@ from emulator_client import ApiClient, error_codes
 
 @pytest.fixture
 def limited():
-    with Emulator(tls=False, ratelimit_quota=5, ratelimit_window=2.0, ratelimit_block=1.5) as emulator:
+    with Emulator(tls=False, ratelimit_quota=5, ratelimit_window=5.0, ratelimit_block=1.5) as emulator:
         yield emulator
 
 
@@ -31,8 +31,8 @@ def test_headers_count_down_then_429_971_with_retry_after_rounded_up(limited):
         answers = [client.get(f"/accounts/{account}/magic/ipsec_tunnels") for _ in range(5)]
         assert [a.status_code for a in answers] == [200] * 5
         assert [_remaining(a) for a in answers] == [4, 3, 2, 1, 0]
-        assert all(0 < _reset(a) <= 2 for a in answers)
-        assert answers[0].headers["Ratelimit-Policy"] == '"burst";q=5;w=2'
+        assert all(0 < _reset(a) <= 5 for a in answers)
+        assert answers[0].headers["Ratelimit-Policy"] == '"burst";q=5;w=5'
         blocked = client.get(f"/accounts/{account}/magic/ipsec_tunnels")
     assert blocked.status_code == 429
     assert blocked.headers["Retry-After"] == "2"  # 1.5 s rounded up
@@ -70,11 +70,11 @@ def test_limits_are_per_credential(limited):
 
 
 def test_the_window_resets_the_count():
-    with Emulator(tls=False, ratelimit_quota=3, ratelimit_window=0.4, ratelimit_block=5) as emulator:
+    with Emulator(tls=False, ratelimit_quota=3, ratelimit_window=1.0, ratelimit_block=5) as emulator:
         with ApiClient(emulator, token=emulator.token("magic_wan_write")) as client:
             path = f"/accounts/{emulator.account_id}/magic/ipsec_tunnels"
             assert [_remaining(client.get(path)) for _ in range(2)] == [2, 1]
-            time.sleep(0.45)
+            time.sleep(1.05)
             assert _remaining(client.get(path)) == 2
 
 
@@ -92,3 +92,11 @@ def test_control_endpoints_are_neither_limited_nor_recorded(limited):
     with ApiClient(limited, token=limited.token("magic_wan_write")) as client:
         answer = client.get(f"/accounts/{limited.account_id}/magic/ipsec_tunnels")
     assert _remaining(answer) == 4 and error_codes(answer) == []
+
+
+def test_fractional_windows_show_in_the_policy():
+    with Emulator(tls=False, ratelimit_quota=30, ratelimit_window=2.5) as emulator:
+        with ApiClient(emulator) as client:
+            answer = client.get("/nope")
+    assert answer.headers["Ratelimit-Policy"] == '"burst";q=30;w=2.5'
+    assert _reset(answer) == 3  # 2.5 s rounded up
