@@ -21,6 +21,12 @@ description:
     next task. That next task must set C(no_log) to V(true) itself; see the examples.
   - In check mode the request is sent with C(validate_only=true). Cloudflare validates the
     credentials, the account and the tunnel, and rotates nothing; no RV(psk) is returned.
+  - Calls are paced by Cloudflare's C(Ratelimit) and C(Ratelimit-Policy) headers (1,200 requests per
+    5 minutes per token; going over blocks every call for 5 minutes). All forks of a run, and concurrent
+    runs of the same user, share what the last answers said through a small file per credential in the
+    controller's temporary directory (the parent of C(local_tmp)); it holds counters and times only,
+    under a one-way hash. A fleet rotation with many forks thus waits for the next quota window
+    instead of being blocked. See C(docs/benchmarks.md) for measured figures.
 author:
   - cloudflare.magic developers (@cloudflare-magic)
 extends_documentation_fragment:
