@@ -1,0 +1,144 @@
+"""The leak matrix: scenarios x channels, counting occurrences of every key the emulator ever answered
+with, the token and the Global API key. Every cell must be zero; the router task must still get
+exactly the key in force, even when a credential occurs inside that key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cf_emulator import Fault
+
+from reliability.channels import VERBOSITIES, runner_text, syslog_env
+from reliability.common import FAST_RETRIES, tunnel_id
+from support.playbooks import play, rotate_task, seed_account, write_psk_task
+
+CHANNELS = tuple(f"stdout -v{n}" for n in VERBOSITIES) + ("log_path", "runner events", "target syslog")
+ALWAYS = None
+
+
+@dataclass(frozen=True)
+class LeakScenario:
+    name: str
+    faults: tuple = ()  # (kind, {Fault fields}) on psk_generate
+    options: dict = field(default_factory=dict)
+    args: tuple = ()  # extra ansible-playbook arguments
+    env: str = "token"  # token | email_key
+    shape: str = "single"  # single | loop | module_defaults | bad_input
+    psk_holds_token: bool = False
+
+
+LEAK_SCENARIOS = (
+    LeakScenario("success"),
+    LeakScenario("check mode", args=("--check",)),
+    LeakScenario("--diff", args=("--diff",)),
+    LeakScenario("429 above the cap", (("rate_limited", {"retry_after": 300}),), {"rate_limit_max_wait": 1}),
+    LeakScenario("500 JSON, every attempt", (("server_error_json", {"times": ALWAYS}),), {"retries": 1}),
+    LeakScenario("524 HTML, every attempt", (("server_error_html", {"times": ALWAYS, "status": 524}),), {"retries": 1}),
+    LeakScenario("reset after, every attempt", (("reset_after", {"times": ALWAYS}),), {"retries": 1}),
+    LeakScenario("timeout after persisting", (("delay_after_persist", {"times": ALWAYS, "delay": 1.5}),),
+                 {"retries": 1, "timeout": 0.5}),
+    LeakScenario("truncated JSON, every attempt", (("truncated_json", {"times": ALWAYS}),), {"retries": 1}),
+    LeakScenario("200 success: false", (("success_false", {}),)),
+    LeakScenario("200 HTML, every attempt", (("html_200", {"times": ALWAYS}),), {"retries": 1}),
+    LeakScenario("TLS unknown CA", options={"ca_path": None}),
+    LeakScenario("bad input with credentials", shape="bad_input"),
+    LeakScenario("loop over 3 tunnels", shape="loop"),
+    LeakScenario("module_defaults", shape="module_defaults"),
+    LeakScenario("email + Global API key", env="email_key"),
+    LeakScenario("token inside the generated key", psk_holds_token=True),
+)
+
+
+def _rotate(emulator, options):
+    options = dict(FAST_RETRIES, **options)
+    untrusted = options.pop("ca_path", "trusted") is None
+    task = rotate_task(emulator, **options)
+    if untrusted:
+        del task["cloudflare.magic.ipsec_psk"]["ca_path"]
+    return dict(task, ignore_errors=True)
+
+
+def _canary(workdir):
+    """A module run on the target that logs its "Invoked with" line: proves the syslog capture is live."""
+    return {"name": "Syslog canary", "ansible.builtin.stat": {"path": str(workdir)}}
+
+
+def build(scenario, emulator, playbooks, workdir):
+    plays, env, routers = _build(scenario, emulator, playbooks, workdir)
+    plays[0]["tasks"].append(_canary(workdir))
+    return plays, env, routers
+
+
+def _build(scenario, emulator, playbooks, workdir):
+    """The plays, environment and router files of ``scenario``; faults are pushed by ``run_leak_scenario``."""
+    tid = tunnel_id(emulator)
+    router = workdir / "router-psk"
+    user = emulator.user("global_key")
+    env = {}
+    if scenario.env == "email_key":
+        env = {"CLOUDFLARE_API_TOKEN": None, "CLOUDFLARE_EMAIL": user["email"], "CLOUDFLARE_API_KEY": user["api_key"]}
+    if scenario.shape == "loop":
+        ids = [t["id"] for t in seed_account(emulator)["tunnels"][:3]]
+        task = _rotate(emulator, {"ipsec_tunnel_id": "{{ item }}"})
+        task["loop"] = ids
+        copy = {"name": "Router keys", "ansible.builtin.copy": {
+            "content": "{{ item.psk }}", "dest": str(workdir) + "/router-{{ item.ipsec_tunnel_id }}", "mode": "0600"},
+            "loop": "{{ rotation.results }}", "no_log": True, "when": "item.psk is defined"}
+        return play(task, copy), env, {i: workdir / f"router-{i}" for i in ids}
+    if scenario.shape == "module_defaults":
+        env = {"CLOUDFLARE_API_TOKEN": None}
+        plays = play(_rotate(emulator, {"ipsec_tunnel_id": tid}), write_psk_task(router))
+        plays[0]["vars"] = {"vault_token": playbooks.token}
+        plays[0]["module_defaults"] = {"cloudflare.magic.ipsec_psk": {"api_token": "{{ vault_token }}"}}
+        return plays, env, {tid: router}
+    if scenario.shape == "bad_input":
+        options = {"ipsec_tunnel_id": tid, "api_token": playbooks.token, "api_email": user["email"],
+                   "api_key": user["api_key"]}
+        return play(_rotate(emulator, options)), env, {}
+    return play(_rotate(emulator, dict(scenario.options, ipsec_tunnel_id=tid)), write_psk_task(router)), env, {tid: router}
+
+
+@dataclass
+class LeakOutcome:
+    hits: dict  # channel -> occurrences of any secret
+    keys_ok: bool  # every router file holds exactly its tunnel's edge key
+    syslog_lines: int  # "Invoked with" lines captured (proves the channel was live)
+    runner_events: int
+    ipsec_psk_syslog_lines: int  # lines logged on the target by ipsec_psk itself: none, it runs on the controller
+
+
+def run_leak_scenario(scenario, emulator, playbooks, workdir):
+    tid = tunnel_id(emulator)
+    if scenario.psk_holds_token:
+        emulator.push_fault(Fault("force_psk", psk=f"x{playbooks.token}-{playbooks.token[:7]}"))
+    user = emulator.user("global_key")
+    hits, capture = {}, workdir / "syslog.txt"
+    log_hits = 0
+    keys_ok = True
+    for verbosity in (*VERBOSITIES, "runner"):
+        for kind, extra in scenario.faults:
+            emulator.push_fault(Fault(kind, match_path=f"/{tid}/psk_generate", **extra))
+        plays, env, routers = build(scenario, emulator, playbooks, workdir)
+        env = syslog_env(capture, env)
+        secrets = lambda: [*emulator.generated_psks(), playbooks.token, user["api_key"]]  # noqa: E731
+        if verbosity == "runner":
+            text, events = runner_text(playbooks, plays, workdir, env, scenario.args)
+            hits["runner events"] = sum(text.count(s) for s in secrets() if s)
+        else:
+            run = playbooks.run(plays, *scenario.args, env=env, verbosity=verbosity)
+            hits[f"stdout -v{verbosity}"] = sum((run.stdout + run.stderr).count(s) for s in secrets() if s)
+            log_hits += sum(run.log_text.count(s) for s in secrets() if s)
+        emulator.clear_faults()
+        for tunnel, path in routers.items():
+            edge = emulator.edge_psk(tunnel)
+            if scenario.faults or "--check" in scenario.args or scenario.options.get("ca_path", 1) is None:
+                keys_ok = keys_ok and not path.exists()
+            else:
+                keys_ok = keys_ok and path.exists() and edge is not None and path.read_text() == edge
+            if path.exists():
+                path.unlink()
+    hits["log_path"] = log_hits
+    lines = capture.read_text().splitlines() if capture.exists() else []
+    hits["target syslog"] = sum(line.count(s) for line in lines for s in secrets() if s)
+    return LeakOutcome(hits=hits, keys_ok=keys_ok, syslog_lines=sum("Invoked with" in line for line in lines),
+                       runner_events=events, ipsec_psk_syslog_lines=sum("ipsec_psk" in line for line in lines))
