@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """`make demo`: rotate a Magic WAN tunnel's PSK against the local emulator and hand it to strongSwan.
 
 Starts the Cloudflare API emulator (HTTPS, its own CA), builds and installs the collection from its

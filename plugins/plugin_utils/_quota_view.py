@@ -82,7 +82,7 @@ class QuotaView:
 
     def _probe(self, rid, pid, now, since):
         """One request alone finds out what a window we know nothing about holds."""
-        if any(since is None or sent >= since for _, sent in self.inflight.values()):
+        if any(since is None or sent >= since for _unused, sent in self.inflight.values()):
             return PROBE_POLL
         self.inflight[rid] = [pid, now]
         return 0.0

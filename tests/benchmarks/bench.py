@@ -47,7 +47,8 @@ def parse_args(argv=None):
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor() or "unknown")
-    ansible = subprocess.run([str(BIN / "ansible"), "--version"], capture_output=True, text=True).stdout
+    ansible = subprocess.run([str(BIN / "ansible"), "--version"], capture_output=True, text=True,
+                             check=False).stdout
     return (f"machine: nproc={os.cpu_count()} cpu={cpu}; python {platform.python_version()}; "
             f"{ansible.splitlines()[0] if ansible else 'ansible-core unknown'}")
 

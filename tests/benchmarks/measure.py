@@ -29,7 +29,7 @@ def run_measured(runner, plays, *args, name="playbook.yml"):
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=runner.workdir, env=runner.environment(), stdout=out,
                                    stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
+        _unused, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     return Measured(process.returncode, seconds, usage.ru_maxrss / 1024.0, out_path.read_text())

@@ -58,7 +58,7 @@ def test_a_scheduled_run_is_idempotent(playbooks, emulator, tmp_path):
     emulator.clear_requests()
     second = tmp_path / "second"
     second.mkdir()
-    _, result, _ = rotate_and_hand_on(playbooks, emulator, second, ipsec_tunnel_name=t["name"], max_age="30d")
+    _unused, result, _unused = rotate_and_hand_on(playbooks, emulator, second, ipsec_tunnel_name=t["name"], max_age="30d")
     unchanged = emulator.edge_psk(t["id"]) == first_key
     assert result["changed"] is False and unchanged, "the second run rotated again"
     assert api_calls(emulator) == [("GET", "ipsec_tunnels")]

@@ -122,8 +122,8 @@ def run_bad_inputs(cases, emulator, playbooks, workdir):
         "content": "{{ %s | to_json }}" % every, "dest": str(results_file)}})
     env = {k: _fill(v, emulator, playbooks.token) for k, v in cases[0].env.items()}
     run = playbooks.run(play(*tasks), env=env)
-    results = read_result(results_file) or [{} for _ in cases]
-    _, key = _with_user_secret(emulator)
+    results = read_result(results_file) or [{} for _unused in cases]
+    _unused, key = _with_user_secret(emulator)
     outcomes = []
     for case, result in zip(cases, results):
         message = str(result.get("msg", ""))

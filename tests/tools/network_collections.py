@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Put vyos.vyos, cisco.ios and ansible.netcommon (+ ansible.utils, which netcommon needs) into a collections path.
 
 They come from the ``ansible`` package on PyPI (pinned in tests/constraints.txt), which bundles them:

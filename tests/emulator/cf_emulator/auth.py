@@ -49,7 +49,7 @@ def _identify(headers: Mapping[str, str], state: State) -> Credential:
     email = headers.get("x-auth-email")
     key = headers.get("x-auth-key")
     if authorization is not None:
-        scheme, _, token = authorization.partition(" ")
+        scheme, _unused, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token or token != token.strip():
             raise _invalid_headers(6111, "Invalid format for Authorization header")
         if not TOKEN_SHAPE.match(token):

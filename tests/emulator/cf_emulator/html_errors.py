@@ -48,7 +48,8 @@ def edge_error_page(status: int, ray_id: str, client_ip: str = "127.0.0.1") -> b
       <div>Visit <a href="https://www.cloudflare.com/5xx-error-landing?utm_source=errorcode_{status}">cloudflare.com</a> for more information.</div>
       <div class="mt-3">{html.escape(_utc_now())}</div>
     </header>
-    <div class="cf-error-footer cf-wrapper w-240 lg:w-full py-10 sm:py-4 sm:px-8 mx-auto text-center sm:text-left border-solid border-0 border-t border-gray-300">
+    <div class="cf-error-footer cf-wrapper w-240 lg:w-full py-10 sm:py-4 sm:px-8 mx-auto text-center sm:text-left
+                border-solid border-0 border-t border-gray-300">
       <p class="text-13">
         <span class="cf-footer-item sm:block sm:mb-1">Cloudflare Ray ID: <strong class="font-semibold">{ray}</strong></span>
         <span class="cf-footer-separator sm:hidden">&bull;</span>

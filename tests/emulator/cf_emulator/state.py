@@ -72,7 +72,7 @@ class State:
 
     def secret_values(self) -> set[str]:
         """Every credential value in the seed (for redaction)."""
-        return set(self.tokens) | {key for key, _ in self.users.values()}
+        return set(self.tokens) | {key for key, _unused in self.users.values()}
 
     # --- tunnels -----------------------------------------------------------------------------
     def list_tunnels(self, account_id: str) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ def test_prints_base_url_and_ca_then_stops_on_sigterm(running, tmp_path):
     assert ready["base_url"].startswith("https://127.0.0.1:") and ready["base_url"].endswith("/client/v4")
     assert ready["ca_file"] == str(tmp_path / "state" / "ca.pem")
     assert ready["control_url"] == ready["base_url"].replace("/client/v4", "/__emulator")
-    code, out, _ = _stop(process)
+    code, out, _unused = _stop(process)
     assert code == 0
     assert f"cf_emulator listening on {ready['base_url']}\n" in out
     assert f"CA certificate: {ready['ca_file']}\n" in out
@@ -66,7 +66,7 @@ def test_prints_base_url_and_ca_then_stops_on_sigterm(running, tmp_path):
 
 
 def test_stops_on_sigint_too(running):
-    process, _, _ = running
+    process, _unused, _unused = running
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=10) == 0
 
@@ -112,7 +112,7 @@ def test_control_client_mirrors_the_in_process_api(running):
 
 
 def test_control_requests_json_holds_no_secret(running):
-    process, ready, _ = running
+    process, ready, _unused = running
     seed = default_seed()
     token = next(t["value"] for t in seed["tokens"] if t["name"] == "magic_wan_write")
     with ApiClient(_Process(ready), token=token) as client:

@@ -119,7 +119,7 @@ def test_twenty_concurrent_clients_each_get_a_distinct_key(emu, account_id):
     def worker(index: int) -> None:
         tunnel = tunnels[index % len(tunnels)]["id"]
         with ApiClient(emu, token=emu.token("magic_wan_write")) as client:
-            for _ in range(5):
+            for _unused in range(5):
                 answer = client.generate(account_id, tunnel)
                 with lock:
                     if answer.status_code == 200:
@@ -134,8 +134,8 @@ def test_twenty_concurrent_clients_each_get_a_distinct_key(emu, account_id):
         thread.join()
     assert failures == []
     assert len(results) == 100
-    assert len({psk for _, psk in results}) == 100
-    for tunnel in {t for t, _ in results}:
+    assert len({psk for _unused, psk in results}) == 100
+    for tunnel in {t for t, _unused in results}:
         answered = {psk for t, psk in results if t == tunnel}
         in_answers = emu.edge_psk(tunnel) in answered
         assert in_answers, "edge key is not one of the answered keys"

@@ -28,7 +28,7 @@ def _reset(answer) -> int:
 def test_headers_count_down_then_429_971_with_retry_after_rounded_up(limited):
     account = limited.account_id
     with ApiClient(limited, token=limited.token("magic_wan_write")) as client:
-        answers = [client.get(f"/accounts/{account}/magic/ipsec_tunnels") for _ in range(5)]
+        answers = [client.get(f"/accounts/{account}/magic/ipsec_tunnels") for _unused in range(5)]
         assert [a.status_code for a in answers] == [200] * 5
         assert [_remaining(a) for a in answers] == [4, 3, 2, 1, 0]
         assert all(0 < _reset(a) <= 5 for a in answers)
@@ -46,7 +46,7 @@ def test_block_covers_every_call_of_that_credential_then_lifts(limited):
     account = limited.account_id
     tunnel = limited.seed["accounts"][0]["tunnels"][0]["id"]
     with ApiClient(limited, token=limited.token("magic_wan_write")) as client:
-        for _ in range(6):
+        for _unused in range(6):
             client.get(f"/accounts/{account}/magic/ipsec_tunnels")
         generate = client.generate(account, tunnel)
         assert generate.status_code == 429
@@ -62,7 +62,7 @@ def test_limits_are_per_credential(limited):
     account = limited.account_id
     with ApiClient(limited, token=limited.token("magic_wan_write")) as busy, \
             ApiClient(limited, token=limited.token("magic_wan_read")) as quiet:
-        for _ in range(6):
+        for _unused in range(6):
             busy.get(f"/accounts/{account}/magic/ipsec_tunnels")
         assert busy.get(f"/accounts/{account}/magic/ipsec_tunnels").status_code == 429
         answer = quiet.get(f"/accounts/{account}/magic/ipsec_tunnels")
@@ -73,20 +73,20 @@ def test_the_window_resets_the_count():
     with Emulator(tls=False, ratelimit_quota=3, ratelimit_window=1.0, ratelimit_block=5) as emulator:
         with ApiClient(emulator, token=emulator.token("magic_wan_write")) as client:
             path = f"/accounts/{emulator.account_id}/magic/ipsec_tunnels"
-            assert [_remaining(client.get(path)) for _ in range(2)] == [2, 1]
+            assert [_remaining(client.get(path)) for _unused in range(2)] == [2, 1]
             time.sleep(1.05)
             assert _remaining(client.get(path)) == 2
 
 
 def test_unauthenticated_callers_are_limited_too(limited):
     with ApiClient(limited) as anonymous:
-        codes = [anonymous.get("/nope").status_code for _ in range(6)]
+        codes = [anonymous.get("/nope").status_code for _unused in range(6)]
     assert codes == [404] * 5 + [429]
 
 
 def test_control_endpoints_are_neither_limited_nor_recorded(limited):
     control = ControlClient(limited.control_url)
-    for _ in range(20):
+    for _unused in range(20):
         control.tunnels()
     assert limited.requests == []
     with ApiClient(limited, token=limited.token("magic_wan_write")) as client:

@@ -32,7 +32,7 @@ def limited(tmp_path):
 def _calls(emu, directory, token, count):
     """One fork: ``count`` tasks in a row, each with its own client and pacing, as ansible runs them."""
     failures = 0
-    for _ in range(count):
+    for _unused in range(count):
         pacing = SharedPacing(str(directory), emu.base_url)
         client = CloudflareClient(emu.base_url, Credentials(api_token=token), ca_path=emu.ca_file,
                                   pacing=pacing, retry=RetryPolicy(retries=0))
@@ -49,7 +49,7 @@ def test_forks_sharing_the_state_file_stay_under_the_quota(limited, tmp_path):
     token = limited.token("magic_wan_write")
     context = multiprocessing.get_context("fork")
     forks = [context.Process(target=_calls, args=(limited, tmp_path / "pacing", token, CALLS))
-             for _ in range(PROCESSES)]
+             for _unused in range(PROCESSES)]
     for fork in forks:
         fork.start()
     for fork in forks:
@@ -68,7 +68,7 @@ def test_without_pacing_the_same_load_is_throttled(limited):
     token = limited.token("magic_wan_write")
     client = CloudflareClient(limited.base_url, Credentials(api_token=token), ca_path=limited.ca_file,
                               retry=RetryPolicy(retries=0))
-    for _ in range(QUOTA + 1):
+    for _unused in range(QUOTA + 1):
         try:
             client.call("GET", f"/accounts/{limited.account_id}/magic/ipsec_tunnels")
         except Exception:  # noqa: BLE001 - the 21st is refused
