@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                         access_log=None if args.quiet else _access_log)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *_signal_args: stop.set())
     emulator.start()
     try:
         print(f"cf_emulator listening on {emulator.base_url}", flush=True)

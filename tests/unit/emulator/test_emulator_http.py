@@ -30,7 +30,7 @@ def _raw(emu, payload: bytes) -> bytes:
 def test_keep_alive_serves_many_requests_on_one_connection(plain_emu):
     connection = http.client.HTTPConnection(plain_emu.host, plain_emu.port, timeout=5)
     headers = {"Authorization": f"Bearer {plain_emu.token('magic_wan_read')}"}
-    for _ in range(3):
+    for _attempt in range(3):
         connection.request("GET", f"/client/v4/accounts/{plain_emu.account_id}/magic/ipsec_tunnels", headers=headers)
         response = connection.getresponse()
         assert response.status == 200
@@ -91,12 +91,12 @@ def test_two_thousand_requests_from_twenty_clients_are_quick(emu):
 
     def worker() -> None:
         with ApiClient(emu, token=emu.token("magic_wan_read")) as client:
-            mine = [client.get(path).status_code for _ in range(100)]
+            mine = [client.get(path).status_code for _attempt in range(100)]
         with lock:
             statuses.extend(mine)
 
     started = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(20)]
+    threads = [threading.Thread(target=worker) for _attempt in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
