@@ -63,17 +63,18 @@ def test_forks_sharing_the_state_file_stay_under_the_quota(limited, tmp_path):
     assert stored and token not in stored and Credentials(api_token=token).bucket not in stored
 
 
-def test_without_pacing_the_same_load_is_throttled(limited):
-    """The control case: proves the test above exercises the limit."""
-    token = limited.token("magic_wan_write")
-    client = CloudflareClient(limited.base_url, Credentials(api_token=token), ca_path=limited.ca_file,
-                              retry=RetryPolicy(retries=0))
-    for _unused in range(QUOTA + 1):
-        try:
-            client.call("GET", f"/accounts/{limited.account_id}/magic/ipsec_tunnels")
-        except Exception:  # noqa: BLE001 - the 21st is refused
-            pass
-    assert [r.status for r in limited.requests].count(429) == 1
+def test_without_pacing_going_over_the_quota_is_refused(tmp_path):
+    """The control case: the emulator does refuse what the pacing avoids (a long window, so load cannot hide it)."""
+    with Emulator(tls=True, state_dir=str(tmp_path / "emulator"), ratelimit_quota=QUOTA, ratelimit_window=600,
+                  ratelimit_block=600) as emu:
+        client = CloudflareClient(emu.base_url, Credentials(api_token=emu.token("magic_wan_write")),
+                                  ca_path=emu.ca_file, retry=RetryPolicy(retries=0))
+        for _ in range(QUOTA + 1):
+            try:
+                client.call("GET", f"/accounts/{emu.account_id}/magic/ipsec_tunnels")
+            except Exception:  # noqa: BLE001 - the last one is refused
+                pass
+        assert [r.status for r in emu.requests].count(429) == 1
 
 
 def test_an_unusable_directory_turns_pacing_off_with_a_reason_and_never_fails_the_call(limited, tmp_path):
