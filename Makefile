@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help venv system-deps test unit integration demo emulator clean compat sanity lint bench
+.PHONY: help venv system-deps test unit integration demo emulator clean compat sanity lint bench reliability
 
 help:
 	@echo "make demo    rotate a PSK against the local emulator and render a strongSwan config"
@@ -59,6 +59,10 @@ lint: venv
 
 unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+# The fault, bad-input, leak and concurrency matrices as one table; also written to docs/reliability.md.
+reliability: venv
+	$(PY) tests/reliability/table.py --markdown docs/reliability.md $(PYTEST_ARGS)
 
 integration: venv system-deps
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
