@@ -50,7 +50,8 @@ class ActionModule(ActionBase):
             return result
         params = validation.validated_parameters
         # Forks share what Cloudflare's Ratelimit headers said, so a fleet stays under the quota.
-        pacing = controller_pacing(C.DEFAULT_LOCAL_TMP, str(params.get("api_base_url") or ""))
+        pacing = controller_pacing(C.DEFAULT_LOCAL_TMP, str(params.get("api_base_url") or ""),
+                                   max_wait=params.get("rate_limit_max_wait"))
         try:
             result.update(run_task(params, os.environ, check_mode=bool(self._task.check_mode),
                                    diff=bool(self._task.diff), pacing=pacing))

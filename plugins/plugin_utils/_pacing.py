@@ -18,11 +18,13 @@ import errno
 import fcntl
 import hashlib
 import json
+import math
 import os
 import time
 import uuid
 from contextlib import contextmanager
 
+from ansible_collections.cloudflare.magic.plugins.module_utils._errors import ApiError
 from ansible_collections.cloudflare.magic.plugins.plugin_utils._quota_view import QuotaView
 from ansible_collections.cloudflare.magic.plugins.plugin_utils._ratelimit_headers import read_rate_limit
 
@@ -32,9 +34,10 @@ STATE_DIR_NAME = "cloudflare_magic_ratelimit"
 class SharedPacing:
     """The client's pacing hook: ``before_request`` waits for a slot, ``observe`` shares the answer."""
 
-    def __init__(self, directory, scope, clock=time.time, sleep=time.sleep):
+    def __init__(self, directory, scope, max_wait=None, clock=time.time, sleep=time.sleep):
         self.directory = directory
         self.scope = scope
+        self.max_wait = max_wait  # rate_limit_max_wait: longer waits for the quota fail instead
         self.clock = clock
         self.sleep = sleep
         self.problem = None
@@ -55,6 +58,11 @@ class SharedPacing:
                 now = self.clock()
                 view.prune(now, _is_alive)
                 wait = view.admit(rid, os.getpid(), now)
+                freed = view.exhausted_until(now) if wait > 0 else None
+            if freed is not None and self.max_wait is not None and freed - now > self.max_wait - waited:
+                # Sent now it would only be refused: fail as a 429 would, saying when to try again.
+                raise ApiError(429, [], "rate limited: an earlier answer used up the token's quota",
+                               retry_after=float(math.ceil(freed - now)))
             if wait <= 0:
                 self._pending[bucket] = (rid, now)
                 self.waited += waited
@@ -128,7 +136,7 @@ def _is_alive(pid):
     return True
 
 
-def controller_pacing(local_tmp, base_url):
+def controller_pacing(local_tmp, base_url, max_wait=None):
     """The pacing for one task on this controller: state next to ansible's per-run temp directory."""
     directory = os.path.join(os.path.dirname(os.path.abspath(local_tmp)), STATE_DIR_NAME)
-    return SharedPacing(directory, scope=base_url.rstrip("/"))
+    return SharedPacing(directory, scope=base_url.rstrip("/"), max_wait=max_wait)

@@ -80,6 +80,14 @@ class QuotaView:
         # Answers still out may narrow the window's end; with none out, sleep to the end exactly.
         return max(0.001, min(WINDOW_POLL, until_reset) if self.inflight else until_reset)
 
+    def exhausted_until(self, now):
+        """When the quota frees a slot, if it is used up now (a block, or a window with none left); else None."""
+        if self.blocked_until is not None and now < self.blocked_until:
+            return self.blocked_until
+        if self.remaining is None or self.reset_hi is None or now >= self.reset_hi + EDGE_MARGIN:
+            return None
+        return self.reset_hi + EDGE_MARGIN if self.remaining - len(self.inflight) <= 0 else None
+
     def _probe(self, rid, pid, now, since):
         """One request alone finds out what a window we know nothing about holds."""
         if any(since is None or sent >= since for _unused, sent in self.inflight.values()):
