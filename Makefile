@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help venv system-deps test unit integration demo emulator clean compat sanity lint bench reliability
+.PHONY: help venv system-deps test unit integration demo emulator clean compat sanity sanity-compat lint bench reliability
 
 help:
 	@echo "make demo    rotate a PSK against the local emulator and render a strongSwan config"
