@@ -122,7 +122,9 @@ def run_leak_scenario(scenario, emulator, playbooks, workdir):
         env = syslog_env(capture, env)
         # Each run its own rate-limit pacing state: a 429 scenario's block must not hold up the next run.
         env["ANSIBLE_LOCAL_TEMP"] = str(workdir / f"pacing-{verbosity}" / "ansible-tmp")
-        secrets = lambda: [*emulator.generated_psks(), playbooks.token, user["api_key"]]  # noqa: E731
+
+        def secrets():
+            return [*emulator.generated_psks(), playbooks.token, user["api_key"]]
         if verbosity == "runner":
             text, events = runner_text(playbooks, plays, workdir, env, scenario.args)
             hits["runner events"] = sum(text.count(s) for s in secrets() if s)

@@ -69,7 +69,7 @@ def test_without_pacing_going_over_the_quota_is_refused(tmp_path):
                   ratelimit_block=600) as emu:
         client = CloudflareClient(emu.base_url, Credentials(api_token=emu.token("magic_wan_write")),
                                   ca_path=emu.ca_file, retry=RetryPolicy(retries=0))
-        for _ in range(QUOTA + 1):
+        for _unused in range(QUOTA + 1):
             try:
                 client.call("GET", f"/accounts/{emu.account_id}/magic/ipsec_tunnels")
             except Exception:  # noqa: BLE001 - the last one is refused
