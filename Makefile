@@ -29,7 +29,7 @@ system-deps:
 	@bash tests/tools/system-deps
 
 test: venv system-deps
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory compat sanity lint
 
 # Older ansible-core lines that meta/runtime.yml admits, each in its own venv on Python 3.11 with its own
