@@ -120,3 +120,13 @@ def test_nothing_secret_reaches_stdout_or_log_path_at_vvvv(playbooks, emulator, 
     assert run.hits(edge, playbooks.token) == 0
     same = router_file.read_text() == edge
     assert same, "router task got another key"
+
+
+def test_validate_certs_false_reaches_a_server_with_an_unknown_certificate(playbooks, emulator, tmp_path):
+    t = tunnel(emulator)
+    router_file = tmp_path / "router-psk"
+    run = playbooks.run(play(rotate_task(emulator, ipsec_tunnel_id=t["id"], validate_certs=False),
+                             write_psk_task(router_file)))
+    assert run.returncode == 0, run.stdout[-3000:]
+    same = router_file.read_text() == emulator.edge_psk(t["id"])
+    assert same, "the router task did not receive the key in force"
