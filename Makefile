@@ -74,7 +74,7 @@ reliability: venv
 integration: venv system-deps
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-demo: venv
+demo: venv system-deps
 	$(PY) docs/examples/demo.py
 
 # BENCH_ARGS, e.g. "--tasks 30 --repeats 5 --fleet 300 --forks 20 --quota 60 --window 3"
