@@ -118,7 +118,8 @@ def check_connection(params):
     checked["api_base_url"] = check_base_url(params.get("api_base_url"))
     check_positive("timeout", params.get("timeout"), "Give the seconds to wait for an answer, e.g. 30.")
     check_positive("retry_max_time", params.get("retry_max_time"), "Give the seconds all attempts may take, e.g. 180.")
-    if params.get("rate_limit_max_wait") is None or params["rate_limit_max_wait"] < 0:
+    max_wait = params.get("rate_limit_max_wait")
+    if max_wait is None or math.isnan(max_wait) or max_wait < 0 or math.isinf(max_wait):
         raise OptionError("rate_limit_max_wait", "must be zero or more seconds",
                           "Give how long a rate-limited task may wait, e.g. 310; 0 fails at once.")
     check_positive("retry_backoff", params.get("retry_backoff", 1.0),

@@ -65,7 +65,8 @@ def test_bad_base_urls(url, said):
 
 
 @pytest.mark.parametrize("option, value", [
-    ("timeout", 0.0), ("timeout", -1.0), ("retry_max_time", 0.0), ("rate_limit_max_wait", -5.0),
+    ("timeout", 0.0), ("timeout", -1.0), ("retry_max_time", 0.0), ("rate_limit_max_wait", -5.0), ("rate_limit_max_wait", float("nan")),
+    ("rate_limit_max_wait", float("inf")), ("timeout", float("nan")),
     ("retries", -1), ("retries", 21),
 ])
 def test_bad_numbers_name_the_option(option, value):
