@@ -60,7 +60,8 @@ def test_check_mode_validates_and_rotates_nothing(playbooks, emulator, tmp_path)
     assert run.returncode == 0, run.stdout[-3000:]
     calls = api_calls(emulator)
     assert [(c.method, c.query) for c in calls] == [("POST", {"validate_only": "true"})]
-    assert emulator.edge_psk(t["id"]) == before
+    unchanged = emulator.edge_psk(t["id"]) == before
+    assert unchanged, "the edge key changed"
     assert emulator.tunnel(t["id"]).get("psk_metadata") == metadata_before
     assert not router_file.exists(), "check mode handed a key to the router task"
     assert "changed: [localhost]" in run.stdout
@@ -85,7 +86,8 @@ def test_token_without_write_permission_is_refused(playbooks, emulator):
     before = emulator.edge_psk(t["id"])
     run = failure(playbooks, emulator, t["id"], env={"CLOUDFLARE_API_TOKEN": emulator.token("magic_wan_read")})
     assert "HTTP 403: permission denied ([10000]" in run.stdout
-    assert emulator.edge_psk(t["id"]) == before
+    unchanged = emulator.edge_psk(t["id"]) == before
+    assert unchanged, "the edge key changed"
     assert run.hits(emulator.token("magic_wan_read")) == 0
 
 
@@ -106,7 +108,8 @@ def test_success_false_on_http_200_fails_the_task(playbooks, emulator):
     emulator.push_fault(Fault("success_false"))
     run = failure(playbooks, emulator, t["id"])
     assert "Cloudflare API answered HTTP 200: success: false" in run.stdout
-    assert emulator.edge_psk(t["id"]) == before
+    unchanged = emulator.edge_psk(t["id"]) == before
+    assert unchanged, "the edge key changed"
 
 
 def test_nothing_secret_reaches_stdout_or_log_path_at_vvvv(playbooks, emulator, tmp_path):
