@@ -33,11 +33,8 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._errors import (
     note_key_unchanged,
     redact,
 )
-from ansible_collections.cloudflare.magic.plugins.module_utils._responses import (
-    parse_envelope,
-    retry_after_seconds,
-)
-from ansible_collections.cloudflare.magic.plugins.module_utils._retry import RetryPolicy
+from ansible_collections.cloudflare.magic.plugins.module_utils._responses import parse_envelope
+from ansible_collections.cloudflare.magic.plugins.module_utils._retry import RetryPolicy, is_timed_rate_limit
 
 COLLECTION_VERSION = "0.1.0"
 USER_AGENT = f"cloudflare.magic/{COLLECTION_VERSION} (Ansible collection; Python {platform.python_version()})"
@@ -97,7 +94,7 @@ class CloudflareClient:
                 wait = self.retry.wait_before_retry(error, attempt, deadline - self.clock(), rate_limit_waited)
                 if wait is None:
                     raise self._final(self.retry.explain(error), mutates, maybe_applied, attempt) from None
-                if _is_waited_rate_limit(error):
+                if is_timed_rate_limit(error):
                     # Waiting out a block is bounded by rate_limit_max_wait, not by retry_max_time.
                     rate_limit_waited += wait
                     deadline += wait
@@ -147,8 +144,6 @@ class CloudflareClient:
         try:
             return parse_envelope(response.status_code, response.headers, content)
         except ApiError as error:
-            if response.status_code == 429 and error.retry_after is None:
-                error.retry_after = retry_after_seconds(response.headers)
             error.args = (redact(error.args[0], self._secrets()),)
             raise
 
@@ -167,10 +162,6 @@ def _may_have_been_applied(error):
     if error.status is None:
         return True
     return error.status >= 500 or (200 <= error.status < 300 and not error.readable)
-
-
-def _is_waited_rate_limit(error):
-    return isinstance(error, ApiError) and error.status == 429 and error.retry_after is not None
 
 
 def _is_connect_failure(exc):

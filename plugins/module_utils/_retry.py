@@ -40,7 +40,7 @@ class RetryPolicy:
         """
         if attempt > self.retries or not _retryable(error):
             return None
-        if _is_rate_limit(error) and error.retry_after is not None:
+        if is_timed_rate_limit(error):
             wait = error.retry_after
             return wait if wait + rate_limit_waited <= self.rate_limit_max_wait else None
         wait = self._backoff(attempt)
@@ -48,7 +48,7 @@ class RetryPolicy:
 
     def explain(self, error):
         """The error to raise when giving up on ``error``: a rate limit says when to try again."""
-        if not _is_rate_limit(error) or error.retry_after is None:
+        if not is_timed_rate_limit(error):
             return error
         wait = error.retry_after
         when = (self.now() + timedelta(seconds=wait)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -64,8 +64,9 @@ class RetryPolicy:
         return base * (0.5 + self.rng.random() / 2)
 
 
-def _is_rate_limit(error):
-    return isinstance(error, ApiError) and error.status == 429
+def is_timed_rate_limit(error):
+    """A 429 that says how long to wait (Retry-After)."""
+    return isinstance(error, ApiError) and error.status == 429 and error.retry_after is not None
 
 
 def _retryable(error):
