@@ -32,6 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ratelimit-window", type=float, default=300.0)
     parser.add_argument("--ratelimit-block", type=float, default=300.0)
     parser.add_argument("--quiet", action="store_true", help="no access log on stderr")
+    parser.add_argument("--psk-generate-ipsec-id", choices=("yes", "no"),
+                        help="add ipsec_id to psk_generate answers (not in the published schema); default: the seed's")
     return parser.parse_args(argv)
 
 
@@ -43,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     emulator = Emulator(seed=seed, tls=not args.no_tls, host=args.host, port=args.port,
                         state_dir=args.state_dir, ratelimit_quota=args.ratelimit_quota,
                         ratelimit_window=args.ratelimit_window, ratelimit_block=args.ratelimit_block,
-                        access_log=None if args.quiet else _access_log)
+                        access_log=None if args.quiet else _access_log,
+                        psk_generate_ipsec_id=None if args.psk_generate_ipsec_id is None
+                        else args.psk_generate_ipsec_id == "yes")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_signal_args: stop.set())

@@ -28,8 +28,10 @@ class Emulator:
     def __init__(self, seed: dict[str, Any] | None = None, tls: bool = True, host: str = "127.0.0.1",
                  port: int = 0, state_dir: str | Path | None = None, ratelimit_quota: int = 1200,
                  ratelimit_window: float = 300.0, ratelimit_block: float = 300.0,
-                 access_log: AccessLog | None = None):
+                 access_log: AccessLog | None = None, psk_generate_ipsec_id: bool | None = None):
         self._state = State(seed if seed is not None else default_seed())
+        if psk_generate_ipsec_id is not None:
+            self._state.psk_generate_ipsec_id = psk_generate_ipsec_id
         self.seed: dict[str, Any] = self._state.seed  # expanded: generated tunnels are listed
         self.tls = tls
         self.host = host

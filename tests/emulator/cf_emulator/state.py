@@ -50,6 +50,8 @@ class State:
         self._generated: list[str] = []  # every key ever answered, in force or not (for leak tests)
         self.tokens: dict[str, Credential] = {}  # token value -> credential
         self.users: dict[str, tuple[str, Credential]] = {}  # email (lower-case) -> (global key, credential)
+        # psk_generate's published schema has no ipsec_id; the seed key (or the CLI switch) adds it.
+        self.psk_generate_ipsec_id = bool(self.seed.get("psk_generate_ipsec_id", True))
         self._load()
 
     def _load(self) -> None:
@@ -118,12 +120,10 @@ class State:
                 tunnel["psk_metadata"] = {"last_generated_on": stamp}
                 tunnel["modified_on"] = stamp
             ipsec_id = self.ipsec_id(tunnel)
-        return {
-            "ipsec_tunnel_id": tunnel_id,
-            "ipsec_id": ipsec_id,
-            "psk": psk,
-            "psk_metadata": {"last_generated_on": stamp},
-        }
+        answer = {"ipsec_tunnel_id": tunnel_id, "psk": psk, "psk_metadata": {"last_generated_on": stamp}}
+        if self.psk_generate_ipsec_id:
+            answer["ipsec_id"] = ipsec_id
+        return answer
 
 
 def _credential(entry: dict[str, Any], kind: str) -> Credential:
