@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help venv system-deps test unit integration demo emulator clean compat sanity sanity-compat lint bench reliability
+.PHONY: help venv system-deps test unit integration integration-targets integration-targets-compat demo emulator clean compat sanity sanity-compat lint bench reliability
 
 help:
 	@echo "make demo    rotate a PSK against the local emulator and render a strongSwan config"
@@ -30,7 +30,7 @@ system-deps:
 
 test: venv system-deps
 	$(PY) -m pytest tests -n 2 -p no:cacheprovider --durations=10 $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory compat sanity lint
+	$(MAKE) --no-print-directory integration-targets compat sanity lint
 
 # Older ansible-core lines that meta/runtime.yml admits, each in its own venv on Python 3.11 with its own
 # pins (tests/constraints-<line>.txt). The IKE end-to-end test (marker e2e) runs on the primary venv only.
@@ -59,6 +59,15 @@ sanity: venv
 
 sanity-compat: $(foreach line,$(COMPAT_LINES),.venv-$(line)/.installed)
 	@for line in $(COMPAT_LINES); do tests/tools/sanity .venv-$$line/bin/python || exit 1; done
+
+# ansible-test integration targets (tests/integration/targets/), offline: each starts the emulator on
+# loopback (see tests/tools/integration-targets). `make integration-targets-compat` runs them with each
+# older line too (not part of `make test`, for CI time).
+integration-targets: venv
+	tests/tools/integration-targets $(PY)
+
+integration-targets-compat: $(foreach line,$(COMPAT_LINES),.venv-$(line)/.installed)
+	@for line in $(COMPAT_LINES); do tests/tools/integration-targets .venv-$$line/bin/python || exit 1; done
 
 # ansible-lint (production profile), antsibull-changelog lint, antsibull-docs lint-collection-docs.
 lint: venv
