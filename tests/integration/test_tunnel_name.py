@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from support.playbooks import play, rotate_task, seed_account, write_psk_task
+from cf_emulator import Emulator
+from support.playbooks import PlaybookRunner, play, rotate_task, seed_account, write_psk_task
 from support.results import api_calls, load_result, save_result_task
 
 
@@ -22,7 +23,7 @@ def test_rotates_the_named_tunnel_and_returns_what_the_router_needs(playbooks, e
     result = load_result(saved)
     assert result["changed"] is True and result["has_psk"] is True
     assert result["ipsec_tunnel_id"] == t["id"]
-    assert result["ipsec_id"] == emulator.ipsec_id(t["id"])
+    assert "ipsec_id" not in result  # the published psk_generate answer has none, and the module makes none up
     for field in ("name", "cloudflare_endpoint", "customer_endpoint", "interface_address", "replay_protection"):
         assert result["tunnel"][field] == t[field], field
     assert "psk" not in result["tunnel"]
@@ -30,6 +31,16 @@ def test_rotates_the_named_tunnel_and_returns_what_the_router_needs(playbooks, e
     assert api_calls(emulator) == [("GET", "ipsec_tunnels"), ("POST", "psk_generate")]
     assert [r.path for r in emulator.requests][1].endswith(f"/{t['id']}/psk_generate")
     assert run.hits(edge, playbooks.token) == 0
+
+
+def test_ipsec_id_is_returned_when_cloudflares_answer_holds_one(tmp_path):
+    with Emulator(state_dir=str(tmp_path / "emulator"), psk_generate_ipsec_id=True) as emulator:
+        t = by_name(emulator, "tunnel_sin_01")
+        saved = tmp_path / "result.json"
+        run = PlaybookRunner(tmp_path / "run", emulator).run(
+            play(rotate_task(emulator, ipsec_tunnel_name="tunnel_sin_01"), save_result_task(saved)))
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert load_result(saved)["ipsec_id"] == emulator.ipsec_id(t["id"])
 
 
 def test_no_tunnel_of_that_name_fails_and_rotates_nothing(playbooks, emulator, tmp_path):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from .auth import AuthOutcome, authorize
 from .envelope import ApiError, ok
+from .published import answered_tunnel, wants_new_hc_target
 from .reply import Reply
 from .state import State
 
@@ -30,6 +31,7 @@ class ApiRequest:
     api_path: str  # the path below /client/v4, without the query
     query: dict[str, str]
     body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,16 +95,17 @@ def _handle(state: State, request: ApiRequest, auth: AuthOutcome, forced_psk: st
     if route.account_id not in state.accounts:
         raise _could_not_route(404, request.api_path)
     authorize(auth.credential, route.account_id, write=route.writes)
+    new_hc_target = wants_new_hc_target(request.headers)
     if route.name == "list":
-        return ok({"ipsec_tunnels": state.list_tunnels(route.account_id)})
+        return ok({"ipsec_tunnels": [answered_tunnel(t, new_hc_target) for t in state.list_tunnels(route.account_id)]})
     assert route.tunnel_id is not None
     tunnel = state.tunnel(route.tunnel_id, route.account_id)
     if tunnel is None:
         raise _could_not_route(404, request.api_path)
     if route.name == "get":
-        return ok({"ipsec_tunnel": tunnel})
+        return ok({"ipsec_tunnel": answered_tunnel(tunnel, new_hc_target)})
     validate_only = _validate_only(request.query)
-    _require_json_object(request.body)
+    _require_no_body_or_json_object(request.body)
     return ok(state.generate_psk(route.tunnel_id, persist=not validate_only, forced_psk=forced_psk))
 
 
@@ -115,9 +118,16 @@ def _validate_only(query: dict[str, str]) -> bool:
     raise ApiError.single(400, BAD_QUERY_CODE, "Invalid value for validate_only: expected a boolean")
 
 
-def _require_json_object(body: bytes) -> Any:
+def _require_no_body_or_json_object(body: bytes) -> dict[str, Any]:
+    """No body (the SDK 5.x sends none) or a JSON object (the docs send ``{}``); anything else is refused.
+
+    Cloudflare documents neither what it accepts nor how it refuses: refusing malformed or non-object
+    JSON (with an error code of our own) is this emulator's choice, listed in docs/emulator.md.
+    """
+    if not body.strip():
+        return {}
     try:
-        document = json.loads(body.decode("utf-8")) if body.strip() else None
+        document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         document = None
     if not isinstance(document, dict):

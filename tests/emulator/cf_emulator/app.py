@@ -40,13 +40,13 @@ class Application:
             record.credential_kind = auth.credential.kind
         fault = self.faults.take(method, path)
         record.fault = fault.kind if fault else None
-        reply = self._answer(method, path, query, body, client, ray_id, auth, fault)
+        reply = self._answer(method, path, query, headers, body, client, ray_id, auth, fault)
         if not reply.drop:
             reply.headers["cf-ray"] = ray_id
         record.status = None if reply.drop else reply.status
         return reply
 
-    def _answer(self, method, path, query, body, client, ray_id, auth, fault: Fault | None) -> Reply:
+    def _answer(self, method, path, query, headers, body, client, ray_id, auth, fault: Fault | None) -> Reply:
         kind = fault.kind if fault else None
         if kind == "reset_before":
             self._sleep(fault.effective_delay)
@@ -62,7 +62,7 @@ class Application:
         if fault is not None and kind != "delay_after_persist":
             self._sleep(fault.effective_delay)
         api_path = path[len(api.API_PREFIX):] if path.startswith(api.API_PREFIX + "/") else ""
-        request = api.ApiRequest(method, api_path, query, body)
+        request = api.ApiRequest(method, api_path, query, body, headers)
         reply = api.handle(self.state, request, auth, fault.psk if kind == "force_psk" else None)
         reply.headers.update(limits)
         if kind == "delay_after_persist":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from .faults import Fault, FaultQueue
+from .published import answered_tunnel
 from .records import RequestLog
 from .reply import Reply
 from .state import State
@@ -46,10 +47,10 @@ def handle_control(state: State, log: RequestLog, faults: FaultQueue, method: st
         faults.push(fault)
         return Reply.json(201, {"queued": fault.to_json(redact=True)})
     if route == ("GET", "tunnels", 1):
-        return Reply.json(200, state.all_tunnels())
+        return Reply.json(200, [answered_tunnel(t) for t in state.all_tunnels()])
     if route == ("GET", "tunnels", 2):
         tunnel = state.tunnel(parts[1])
-        return Reply.json(200, tunnel) if tunnel is not None else _error(404, "unknown tunnel")
+        return Reply.json(200, answered_tunnel(tunnel)) if tunnel is not None else _error(404, "unknown tunnel")
     return _error(404, "no such control endpoint")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from .app import Application
 from .control_api import CONTROL_PREFIX, handle_control, is_control_path
 from .faults import Fault, FaultQueue
+from .published import answered_tunnel
 from .ratelimit import RateLimiter
 from .records import RecordedRequest, RequestLog
 from .seed import default_seed
@@ -134,28 +135,29 @@ class Emulator:
             raise KeyError(tunnel_id)
         return self._state.edge_psk(tunnel_id)
 
-    def ipsec_id(self, tunnel_id: str) -> str:
-        """The IKE identity the API gives the router of ``tunnel_id`` (what psk_generate returns as ipsec_id)."""
-        return self._state.ipsec_id(self.tunnel(tunnel_id))
+    def bgp_md5_keys(self) -> list[str]:
+        """Every tunnel's ``bgp.md5_key`` (GET answers them; a leak test can look for them)."""
+        return [t["bgp"]["md5_key"] for t in self._state.all_tunnels() if (t.get("bgp") or {}).get("md5_key")]
 
     def generated_psks(self) -> list[str]:
         """Every key the emulator has put in an answer (validate_only and lost answers included)."""
         return self._state.generated_psks()
 
-    def tunnel(self, tunnel_id: str) -> dict[str, Any]:
+    def tunnel(self, tunnel_id: str, new_hc_target: bool = False) -> dict[str, Any]:
+        """The tunnel as GET answers it (``new_hc_target``: as with the ``x-magic-new-hc-target: true`` header)."""
         tunnel = self._state.tunnel(tunnel_id)
         if tunnel is None:
             raise KeyError(tunnel_id)
-        return tunnel
+        return answered_tunnel(tunnel, new_hc_target)
 
     def ipsec_id(self, tunnel_id: str) -> str:
-        """The router's IKE identity psk_generate answers for the tunnel (``fqdn_id`` if the tunnel has one)."""
+        """The router's IKE identity for the tunnel (``fqdn_id`` if the tunnel has one): what psk_generate
+        answers as ``ipsec_id`` when the ``psk_generate_ipsec_id`` switch is on."""
         return self._state.ipsec_id(self.tunnel(tunnel_id))
 
-    def tunnels(self, account_id: str | None = None) -> list[dict[str, Any]]:
-        if account_id is None:
-            return self._state.all_tunnels()
-        return self._state.list_tunnels(account_id)
+    def tunnels(self, account_id: str | None = None, new_hc_target: bool = False) -> list[dict[str, Any]]:
+        stored = self._state.all_tunnels() if account_id is None else self._state.list_tunnels(account_id)
+        return [answered_tunnel(tunnel, new_hc_target) for tunnel in stored]
 
     @property
     def requests(self) -> list[RecordedRequest]:

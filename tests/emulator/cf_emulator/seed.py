@@ -82,6 +82,7 @@ def check_seed(seed: dict[str, Any]) -> None:
             for required in ("cloudflare_endpoint", "interface_address"):
                 if not tunnel.get(required):
                     raise ValueError(f"seed: tunnel {name} needs {required}")
+            _check_fqdn_id(tunnel, account["id"])
             names.add(name)
             tunnel_ids.add(tunnel["id"])
     for kind in ("tokens", "users"):
@@ -90,6 +91,17 @@ def check_seed(seed: dict[str, Any]) -> None:
             for account_id in entry.get("accounts", []):
                 if account_id not in account_ids:
                     raise ValueError(f"seed: {kind[:-1]} {entry.get('name')} names unknown account {account_id}")
+
+
+def _check_fqdn_id(tunnel: dict[str, Any], account_id: str) -> None:
+    """A custom IKE identity must have the documented form ``<label>.<account ID>.custom.ipsec.cloudflare.com``."""
+    fqdn_id = (tunnel.get("custom_remote_identities") or {}).get("fqdn_id")
+    if fqdn_id is None:
+        return
+    label, _dot, rest = str(fqdn_id).partition(".")
+    if not label or rest != f"{account_id}.custom.ipsec.cloudflare.com":
+        raise ValueError(f"seed: tunnel {tunnel['name']}: custom_remote_identities.fqdn_id must be "
+                         f"<label>.{account_id}.custom.ipsec.cloudflare.com")
 
 
 def _require_identifier(value: Any, what: str) -> None:

@@ -51,7 +51,7 @@ class State:
         self.tokens: dict[str, Credential] = {}  # token value -> credential
         self.users: dict[str, tuple[str, Credential]] = {}  # email (lower-case) -> (global key, credential)
         # psk_generate's published schema has no ipsec_id; the seed key (or the CLI switch) adds it.
-        self.psk_generate_ipsec_id = bool(self.seed.get("psk_generate_ipsec_id", True))
+        self.psk_generate_ipsec_id = bool(self.seed.get("psk_generate_ipsec_id", False))
         self._load()
 
     def _load(self) -> None:

@@ -62,18 +62,19 @@ def test_wrong_email_or_key_is_401_10000(emu, account_id):
         assert error_codes(answer) == [10000]
 
 
-def test_malformed_global_key_or_email_is_400_6003(emu, account_id):
+def test_malformed_global_key_or_email_is_400(emu, account_id):
+    """Cloudflare documents no codes for these (the emulator's are its own): status and envelope only."""
     user = emu.user("global_key")
-    cases = (({"X-Auth-Email": user["email"], "X-Auth-Key": "XYZ"}, 6103),
-             ({"X-Auth-Email": user["email"]}, 6103),
-             ({"X-Auth-Key": user["api_key"]}, 6102),
-             ({"X-Auth-Email": "not-an-email", "X-Auth-Key": user["api_key"]}, 6102))
-    for headers, chained in cases:
+    cases = ({"X-Auth-Email": user["email"], "X-Auth-Key": "XYZ"},
+             {"X-Auth-Email": user["email"]},
+             {"X-Auth-Key": user["api_key"]},
+             {"X-Auth-Email": "not-an-email", "X-Auth-Key": user["api_key"]})
+    for headers in cases:
         with ApiClient(emu, headers=headers) as client:
             answer = _list(client, account_id)
         assert answer.status_code == 400
-        [error] = answer.json()["errors"]
-        assert error["code"] == 6003 and [e["code"] for e in error["error_chain"]] == [chained]
+        body = answer.json()
+        assert body["success"] is False and body["result"] is None and len(body["errors"]) == 1
 
 
 def test_read_token_may_get_but_not_generate(emu, account_id, tunnel_ids):

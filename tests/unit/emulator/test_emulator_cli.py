@@ -143,3 +143,25 @@ def test_plain_http_and_generated_fleet(tmp_path):
     assert code == 0
     assert "CA certificate: none (plain HTTP)" in out
     assert err == ""
+
+
+@pytest.mark.parametrize("switch,holds_ipsec_id", [([], False), (["--psk-generate-ipsec-id", "no"], False),
+                                                   (["--psk-generate-ipsec-id", "yes"], True)])
+def test_psk_generate_ipsec_id_switch(tmp_path, switch, holds_ipsec_id):
+    ready_file = tmp_path / "ready.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cf_emulator", "--no-tls", "--quiet", "--ready-file", str(ready_file), *switch],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": EMULATOR_DIR})
+    try:
+        deadline = time.monotonic() + 20
+        while not ready_file.exists():
+            assert process.poll() is None and time.monotonic() < deadline, "emulator did not start"
+            time.sleep(0.05)
+        seed = default_seed()
+        token = next(t["value"] for t in seed["tokens"] if t["name"] == "magic_wan_write")
+        with ApiClient(_Process(json.loads(ready_file.read_text())), token=token) as client:
+            answer = client.generate(seed["accounts"][0]["id"], seed["accounts"][0]["tunnels"][0]["id"])
+        assert answer.status_code == 200
+        assert ("ipsec_id" in answer.json()["result"]) is holds_ipsec_id
+    finally:
+        _stop(process)

@@ -42,7 +42,8 @@ def test_seeded_psk_metadata_variety(writer, account_id):
     tunnels = {t["name"]: t for t in
                writer.get(f"/accounts/{account_id}/magic/ipsec_tunnels").json()["result"]["ipsec_tunnels"]}
     assert "psk_metadata" not in tunnels["tunnel_lon_01"]
-    assert tunnels["tunnel_sin_01"]["custom_remote_identities"]["fqdn_id"] == "sin-edge-01.vpn.example.net"
+    fqdn_id = tunnels["tunnel_sin_01"]["custom_remote_identities"]["fqdn_id"]
+    assert fqdn_id == f"sin-edge-01.{account_id}.custom.ipsec.cloudflare.com", "not the documented fqdn_id form"
     stamp = tunnels["tunnel_fra_01"]["psk_metadata"]["last_generated_on"]
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$", stamp)
     from datetime import datetime, timezone
@@ -106,8 +107,8 @@ def test_wrong_method_is_405_with_allow(writer, account_id, tunnel_ids):
         assert answer.status_code == 405
         assert answer.headers["Allow"] == allowed
         body = answer.json()
-        assert body["success"] is False and body["result"] is None
-        assert [e["code"] for e in body["errors"]] == [10405]
+        # The code is the emulator's own (Cloudflare documents none): only the status and envelope are asserted.
+        assert body["success"] is False and body["result"] is None and len(body["errors"]) == 1
 
 
 def test_every_api_answer_carries_rate_limit_headers(writer, account_id):
@@ -115,3 +116,32 @@ def test_every_api_answer_carries_rate_limit_headers(writer, account_id):
         answer = writer.get(path)
         assert re.match(r'^"default";r=\d+;t=\d+$', answer.headers["Ratelimit"])
         assert answer.headers["Ratelimit-Policy"] == '"burst";q=1200;w=300'
+
+
+def _hc_targets(client, account_id, tunnel_id, headers=None):
+    """health_check.target of one tunnel from list and from get, with the given request headers."""
+    base = f"/accounts/{account_id}/magic/ipsec_tunnels"
+    listed = client.get(base, headers=headers).json()["result"]["ipsec_tunnels"]
+    from_list = next(t for t in listed if t["id"] == tunnel_id)["health_check"]["target"]
+    from_get = client.get(f"{base}/{tunnel_id}", headers=headers).json()["result"]["ipsec_tunnel"]
+    return from_list, from_get["health_check"]["target"]
+
+
+def test_health_check_target_is_text_by_default(writer, account_id, tunnel_ids):
+    for headers in (None, {"x-magic-new-hc-target": "false"}, {"x-magic-new-hc-target": "yes"}):
+        assert _hc_targets(writer, account_id, tunnel_ids["tunnel_nyc_01"], headers) == ("203.0.113.10",) * 2
+
+
+def test_health_check_target_is_an_object_with_the_new_hc_target_header(writer, account_id, tunnel_ids):
+    for value in ("true", "True"):
+        targets = _hc_targets(writer, account_id, tunnel_ids["tunnel_nyc_01b"], {"X-Magic-New-Hc-Target": value})
+        assert targets == ({"effective": "203.0.113.11", "saved": "203.0.113.11"},) * 2
+
+
+def test_seeded_optional_fields_are_answered(writer, account_id, tunnel_ids):
+    got = writer.get(f"/accounts/{account_id}/magic/ipsec_tunnels/{tunnel_ids['tunnel_nyc_01b']}")
+    tunnel = got.json()["result"]["ipsec_tunnel"]
+    assert tunnel["bgp"]["customer_asn"] == 64512 and tunnel["bgp"]["md5_key"]
+    assert tunnel["bgp_status"]["state"] == "BGP_UP" and tunnel["bgp_status"]["tcp_established"] is True
+    assert tunnel["interface_address6"].endswith("/127")
+    assert tunnel["automatic_return_routing"] is False

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import threading
 
-from emulator_client import ApiClient, assert_different_secret, assert_same_secret, error_codes
+import pytest
+from cf_emulator import Emulator, default_seed
+from emulator_client import ApiClient, assert_different_secret, assert_same_secret
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
 PSK = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -19,7 +21,7 @@ def test_generate_puts_the_answered_key_in_force(emu, writer, account_id, tunnel
     body = answer.json()
     assert body["success"] is True and body["errors"] == []
     result = body["result"]
-    assert set(result) == {"ipsec_tunnel_id", "ipsec_id", "psk", "psk_metadata"}
+    assert set(result) == {"ipsec_tunnel_id", "psk", "psk_metadata"}, "not the published psk_generate schema"
     assert result["ipsec_tunnel_id"] == tunnel
     assert PSK.match(result["psk"]) is not None, "psk is not 43 URL-safe base64 characters"
     assert_same_secret(emu.edge_psk(tunnel), result["psk"], "edge key vs answered key")
@@ -39,17 +41,36 @@ def test_each_generate_rotates_the_key(emu, writer, account_id, tunnel_ids):
     assert second["psk_metadata"]["last_generated_on"] > first["psk_metadata"]["last_generated_on"]
 
 
-def test_ipsec_id_uses_the_account_tag_not_the_account_id(emu, writer, account_id, tunnel_ids):
-    tunnel = tunnel_ids["tunnel_nyc_01"]
-    tag = emu.seed["accounts"][0]["tag"]
-    result = writer.generate(account_id, tunnel).json()["result"]
-    assert result["ipsec_id"] == f"{tunnel}.{tag}.ipsec.cloudflare.com" == emu.ipsec_id(tunnel)
-    assert account_id not in result["ipsec_id"]
+def _generate_with_ipsec_id(tmp_path, tunnel_name: str, **switch) -> tuple[dict, Emulator]:
+    """One psk_generate answer from an emulator started with the ipsec_id switch given as ``switch``."""
+    seed = default_seed()
+    if "seed_key" in switch:
+        seed["psk_generate_ipsec_id"] = switch.pop("seed_key")
+    with Emulator(seed=seed, tls=False, **switch) as emulator:
+        tunnel = next(t["id"] for t in emulator.seed["accounts"][0]["tunnels"] if t["name"] == tunnel_name)
+        with ApiClient(emulator, token=emulator.token("magic_wan_write")) as client:
+            return client.generate(emulator.account_id, tunnel).json()["result"], emulator
 
 
-def test_ipsec_id_is_the_custom_fqdn_when_set(emu, writer, account_id, tunnel_ids):
-    result = writer.generate(account_id, tunnel_ids["tunnel_sin_01"]).json()["result"]
-    assert result["ipsec_id"] == "sin-edge-01.vpn.example.net" == emu.ipsec_id(tunnel_ids["tunnel_sin_01"])
+@pytest.mark.parametrize("switch", [{"psk_generate_ipsec_id": True}, {"seed_key": True}])
+def test_ipsec_id_switch_adds_it_with_the_account_tag_not_the_account_id(tmp_path, switch):
+    result, emulator = _generate_with_ipsec_id(tmp_path, "tunnel_nyc_01", **switch)
+    tunnel, tag = result["ipsec_tunnel_id"], emulator.seed["accounts"][0]["tag"]
+    assert result["ipsec_id"] == f"{tunnel}.{tag}.ipsec.cloudflare.com" == emulator.ipsec_id(tunnel)
+    assert emulator.account_id not in result["ipsec_id"]
+
+
+def test_ipsec_id_switch_gives_the_custom_fqdn_when_set(tmp_path):
+    result, emulator = _generate_with_ipsec_id(tmp_path, "tunnel_sin_01", psk_generate_ipsec_id=True)
+    expected = f"sin-edge-01.{emulator.account_id}.custom.ipsec.cloudflare.com"
+    assert result["ipsec_id"] == expected == emulator.ipsec_id(result["ipsec_tunnel_id"])
+
+
+@pytest.mark.parametrize("switch", [{}, {"psk_generate_ipsec_id": False}, {"seed_key": False},
+                                    {"seed_key": True, "psk_generate_ipsec_id": False}])
+def test_without_the_switch_the_answer_has_no_ipsec_id(tmp_path, switch):
+    result, _emulator = _generate_with_ipsec_id(tmp_path, "tunnel_sin_01", **switch)
+    assert "ipsec_id" not in result
 
 
 def test_validate_only_persists_nothing_and_answers_a_decoy(emu, writer, account_id, tunnel_ids):
@@ -95,14 +116,25 @@ def test_validate_only_that_is_not_a_boolean_is_rejected(emu, writer, account_id
     assert emu.edge_psk(tunnel) is None
 
 
-def test_missing_or_non_json_body_is_400(emu, writer, account_id, tunnel_ids):
+@pytest.mark.parametrize("kwargs", [{}, {"data": b""}, {"data": b"\r\n"}, {"json": {}},
+                                    {"data": b"{}", "headers": {"Content-Type": "application/json"}}])
+def test_no_body_or_an_empty_object_generates(emu, writer, account_id, tunnel_ids, kwargs):
+    tunnel = tunnel_ids["tunnel_lon_01"]
+    answer = writer.post(f"/accounts/{account_id}/magic/ipsec_tunnels/{tunnel}/psk_generate", **kwargs)
+    assert answer.status_code == 200 and answer.json()["success"] is True
+    assert_same_secret(emu.edge_psk(tunnel), answer.json()["result"]["psk"], "edge key")
+
+
+def test_a_body_that_is_not_a_json_object_is_400(emu, writer, account_id, tunnel_ids):
+    """Cloudflare documents no answer for these; refusing them is the emulator's choice (docs/emulator.md)."""
     tunnel = tunnel_ids["tunnel_lon_01"]
     path = f"/accounts/{account_id}/magic/ipsec_tunnels/{tunnel}/psk_generate"
-    for kwargs in ({}, {"data": b"not json"}, {"data": b"[]"}, {"data": b'"x"'}, {"data": b"\xff\xfe"}):
+    for kwargs in ({"data": b"not json"}, {"data": b"[]"}, {"data": b'"x"'}, {"data": b"null"}, {"data": b"\xff\xfe"}):
         answer = writer.post(path, **kwargs)
         assert answer.status_code == 400, kwargs
-        assert answer.json()["success"] is False and answer.json()["result"] is None
-        assert error_codes(answer) == [6007]
+        body = answer.json()
+        assert body["success"] is False and body["result"] is None and len(body["errors"]) == 1
+        assert isinstance(body["errors"][0]["code"], int) and body["errors"][0]["message"]
     assert emu.edge_psk(tunnel) is None
 
 

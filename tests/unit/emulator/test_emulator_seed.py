@@ -77,3 +77,29 @@ def test_seeded_edge_psk_is_in_force_but_never_shown(tmp_path):
         with ApiClient(emulator, token=emulator.token("magic_wan_read")) as client:
             text = client.get(f"/accounts/{emulator.account_id}/magic/ipsec_tunnels").text
         assert "seeded-key-value" not in text
+
+
+@pytest.mark.parametrize("fqdn_id", ["sin-edge-01.vpn.example.net", ".{account}.custom.ipsec.cloudflare.com",
+                                     "x.{other}.custom.ipsec.cloudflare.com", "x.{account}.ipsec.cloudflare.com"])
+def test_custom_fqdn_id_must_have_the_documented_form(fqdn_id):
+    seed = default_seed()
+    other = seed["accounts"][1]["id"]
+    tunnel = seed["accounts"][0]["tunnels"][0]
+    tunnel["custom_remote_identities"] = {"fqdn_id": fqdn_id.format(account=seed["accounts"][0]["id"], other=other)}
+    with pytest.raises(ValueError, match="fqdn_id must be"):
+        Emulator(seed=seed)
+
+
+def test_seed_target_as_text_is_answered_in_both_forms():
+    seed = default_seed()
+    tunnel = seed["accounts"][0]["tunnels"][0]
+    tunnel["health_check"]["target"] = "198.51.100.9"
+    emulator = Emulator(seed=seed, tls=False)
+    assert emulator.tunnel(tunnel["id"])["health_check"]["target"] == "198.51.100.9"
+    object_form = emulator.tunnel(tunnel["id"], new_hc_target=True)["health_check"]["target"]
+    assert object_form == {"effective": "198.51.100.9", "saved": "198.51.100.9"}
+
+
+def test_bgp_md5_keys_are_listed_for_leak_tests():
+    keys = Emulator(tls=False).bgp_md5_keys()
+    assert len(keys) == 2 and all(keys)
