@@ -174,12 +174,25 @@ def trickle(every: float = 2.0, limit: float = 60.0):
         handler.wfile.flush()
         started = time.monotonic()
         for i in range(len(body)):
-            if time.monotonic() - started > limit:
-                return
             handler.wfile.write(body[i:i + 1])
             handler.wfile.flush()
-            time.sleep(every)
+            next_byte = time.monotonic() + every
+            while time.monotonic() < next_byte:
+                if time.monotonic() - started > limit or _client_left(handler.connection):
+                    return
+                time.sleep(0.05)
     return answer
+
+
+def _client_left(conn) -> bool:
+    """True once the client has closed its side (readable with nothing to read)."""
+    readable, _, _ = select.select([conn], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def fixed(status: int, body: bytes, content_type: str = "application/json"):
