@@ -85,7 +85,7 @@ class ConnectProxy:
         if self.refuse_status is not None:
             handler.wfile.write(f"HTTP/1.1 {self.refuse_status} Refused\r\nContent-Length: 0\r\n\r\n".encode())
             return
-        host, _, port = target.rpartition(":")
+        host, port = target.rsplit(":", 1) if ":" in target else (target, "443")
         if host.strip("[]") not in ("127.0.0.1", "::1", "localhost"):
             handler.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
             return
@@ -102,7 +102,7 @@ def _relay(client, upstream, client_buffer) -> None:
     sockets = [client, upstream]
     try:
         while True:
-            readable, _, _ = select.select(sockets, [], [], 30)
+            readable = select.select(sockets, [], [], 30)[0]
             if not readable:
                 return
             for sock in readable:
@@ -186,7 +186,7 @@ def trickle(every: float = 2.0, limit: float = 60.0):
 
 def _client_left(conn) -> bool:
     """True once the client has closed its side (readable with nothing to read)."""
-    readable, _, _ = select.select([conn], [], [], 0)
+    readable = select.select([conn], [], [], 0)[0]
     if not readable:
         return False
     try:
