@@ -8,10 +8,11 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
-from support.local_servers import ScriptedServer, fixed, large, trickle
+from support.local_servers import ScriptedServer, fixed, large, trickle, trickle_headers
 from support.playbooks import play, rotate_task
 from support.results import load_result, save_result_task
 
@@ -39,6 +40,23 @@ def test_timeout_bounds_a_trickling_answer(playbooks, tmp_path):
     assert "did not arrive in time" in result["msg"], result["msg"]
     assert "may have changed" in result["msg"], result["msg"]
     assert run.hits(playbooks.token) == 0
+
+
+def test_timeout_bounds_trickling_headers():
+    from ansible_collections.cloudflare.magic.plugins.module_utils._api import CloudflareClient
+    from ansible_collections.cloudflare.magic.plugins.module_utils._auth import Credentials
+    from ansible_collections.cloudflare.magic.plugins.module_utils._errors import KeyStateUnknown
+    from ansible_collections.cloudflare.magic.plugins.module_utils._retry import RetryPolicy
+
+    with ScriptedServer(trickle_headers(every=0.5, limit=30.0)) as server:
+        client = CloudflareClient(server.base_url, Credentials(api_token="t" * 40), timeout=2,
+                                  retry=RetryPolicy(retries=0))
+        started = time.monotonic()
+        with pytest.raises(KeyStateUnknown) as caught:
+            client.call("POST", "/accounts/x/magic/ipsec_tunnels/y/psk_generate", body={}, mutates=True)
+        took = time.monotonic() - started
+    assert took <= 2 + 3, f"the attempt lasted {took:.1f} s"
+    assert "did not arrive in time" in str(caught.value)
 
 
 def test_an_empty_answer_says_it_was_empty(playbooks, tmp_path):

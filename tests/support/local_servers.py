@@ -230,3 +230,17 @@ def large(size: int, chunked: bool = False):
         if chunked:
             handler.wfile.write(b"0\r\n\r\n")
     return answer
+
+
+def trickle_headers(every: float = 1.0, limit: float = 60.0):
+    """An answer whose header lines come one byte every ``every`` seconds."""
+    def answer(handler):
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        started = time.monotonic()
+        for byte in b"X-Slow: " + b"a" * 1000:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            if time.monotonic() - started > limit or _client_left(handler.connection):
+                return
+            time.sleep(every)
+    return answer
