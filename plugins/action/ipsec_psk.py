@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from ansible import constants as C
+from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
@@ -22,6 +23,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
     IPSEC_PSK_MUTUALLY_EXCLUSIVE,
     IPSEC_PSK_REQUIRED_ONE_OF,
     IPSEC_PSK_SPEC,
+    with_env_fallbacks,
 )
 from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import diff_text, run_task
 from ansible_collections.cloudflare.magic.plugins.plugin_utils._pacing import controller_pacing
@@ -36,11 +38,12 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
+        environ = self._task_environment()
         validation = ArgumentSpecValidator(
             IPSEC_PSK_SPEC,
             mutually_exclusive=IPSEC_PSK_MUTUALLY_EXCLUSIVE,
             required_one_of=IPSEC_PSK_REQUIRED_ONE_OF,
-        ).validate(self._task.args)
+        ).validate(with_env_fallbacks(self._task.args, environ))
         if validation.error_messages:
             # Built here rather than by validate_argument_spec, whose exception carries the task's args.
             messages = "; ".join(validation.error_messages)
@@ -53,7 +56,7 @@ class ActionModule(ActionBase):
         pacing = controller_pacing(C.DEFAULT_LOCAL_TMP, str(params.get("api_base_url") or ""),
                                    max_wait=params.get("rate_limit_max_wait"))
         try:
-            result.update(run_task(params, os.environ, check_mode=bool(self._task.check_mode),
+            result.update(run_task(params, environ, check_mode=bool(self._task.check_mode),
                                    diff=bool(self._task.diff), pacing=pacing))
         finally:
             pacing.close()
@@ -65,3 +68,17 @@ class ActionModule(ActionBase):
                 # Ansible drops a no_log result's diff; this one holds psk_metadata only, so show it here.
                 self._display.display(diff_text(result["diff"]))
         return result
+
+    def _task_environment(self):
+        """The controller's environment with the ``environment:`` of play, block and task on top, templated
+        and merged the way ActionBase._compute_environment_string does (the more specific wins)."""
+        merged = dict(os.environ)
+        environments = self._task.environment or []
+        for environment in environments if isinstance(environments, list) else [environments]:
+            if not environment:
+                continue
+            templated = self._templar.template(environment)
+            if not isinstance(templated, dict):
+                raise AnsibleActionFail("environment: must be a mapping of variable names to values.")
+            merged.update((str(name), "" if value is None else str(value)) for name, value in templated.items())
+        return merged

@@ -37,7 +37,10 @@ options:
     description:
       - Base URL of the Cloudflare API v4.
       - Plain C(http://) is refused unless the host is a loopback address, so that credentials never
-        travel in clear.
+        travel in clear, and a plain C(http://) URL is always reached directly, never through a proxy.
+      - An C(https://) URL goes through the proxy in E(HTTPS_PROXY) (or E(https_proxy), E(ALL_PROXY),
+        E(all_proxy)) unless E(NO_PROXY) (or E(no_proxy)) covers the host, as a C(CONNECT) tunnel; the
+        proxy sees the host and port, never a header or the body. E(HTTP_PROXY) is never used.
       - If not set, the environment variable E(CLOUDFLARE_BASE_URL) is used.
     type: str
     default: https://api.cloudflare.com/client/v4
@@ -50,10 +53,16 @@ options:
     description:
       - A PEM file of CA certificates to trust instead of the system's, for a TLS-inspecting proxy or a
         test server.
+      - If not set, the file named by E(REQUESTS_CA_BUNDLE), else E(CURL_CA_BUNDLE), is used when set;
+        otherwise the CAs that C(requests) trusts by default.
     type: path
   timeout:
     description:
-      - Seconds to wait for a connection and for each answer.
+      - Seconds that one attempt may take as a whole, from connecting to the last byte of the answer (a
+        server that sends slowly cannot stretch it). The connection itself must open within the lesser of
+        this and 10 seconds.
+      - At most one day (86400). Answers larger than 32 MiB are refused as unreadable; a list of 1,000
+        tunnels is about 0.5 MiB.
     type: float
     default: 30
   retries:
@@ -93,6 +102,12 @@ notes:
   - The collection talks to Cloudflare from the Ansible controller (or the execution environment in
     AWX), whatever host the task runs for. The controller needs the Python library C(requests).
   - Environment variables are read on the controller; an AWX credential that injects them is enough.
+  - "Where each setting comes from, first match wins: the task's options (and C(module_defaults));
+    then the C(environment:) keyword of the task, then of its block, then of its play; then the
+    controller's environment. This holds for E(CLOUDFLARE_ACCOUNT_ID), E(CLOUDFLARE_BASE_URL), the
+    credential variables, the proxy variables and the CA bundle variables. Credentials are taken as a whole
+    from the first source that gives any."
+  - C(~/.netrc) is never read.
     An empty E(CLOUDFLARE_API_TOKEN), E(CLOUDFLARE_EMAIL) or E(CLOUDFLARE_API_KEY) counts as unset, as AWX
     injects a credential field left empty.
 requirements:

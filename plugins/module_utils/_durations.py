@@ -11,6 +11,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._errors import Op
 
 _DURATION = re.compile(r"\A\s*(\d+)\s*([dhms]?)\s*\Z")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
+MAX_AGE_DAYS = 36500  # far inside what timedelta and datetime arithmetic can hold
 _STAMP = re.compile(r"\A(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})\Z")
 
 
@@ -20,7 +21,11 @@ def parse_max_age(value):
     if not match or int(match.group(1)) == 0:
         raise OptionError("max_age", f"{value!r} is not a positive duration",
                           "Write it as a whole number with d, h, m or s (90d, 12h, 30m), or as seconds.")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_AGE_DAYS * 86400:
+        raise OptionError("max_age", f"is longer than {MAX_AGE_DAYS} days (100 years)",
+                          "Give a shorter age, such as 90d; to never rotate, skip the task instead.")
+    return timedelta(seconds=seconds)
 
 
 def parse_timestamp(value):

@@ -105,10 +105,34 @@ def is_loopback(host):
         return False
 
 
+# A day: longer waits are a mistake, and larger numbers overflow socket and sleep timeouts.
+MAX_SECONDS = 86400.0
+
+
 def check_positive(option, value, fix):
     if value is None or math.isnan(value) or value <= 0 or math.isinf(value):
         raise OptionError(option, "must be a positive number of seconds", fix)
+    if value > MAX_SECONDS:
+        raise OptionError(option, f"must be at most {MAX_SECONDS:g} seconds (one day)", fix)
     return value
+
+
+def with_env_fallbacks(args, environ, spec=None):
+    """``args`` with each option left unset taken from its documented variable in ``environ``.
+
+    The action plugin passes the task's effective environment (the controller's, with the play's and
+    task's ``environment:`` on top); Ansible's own fallback would read the controller's only.
+    """
+    filled = dict(args)
+    for option, option_spec in (spec or IPSEC_PSK_SPEC).items():
+        fallback = option_spec.get("fallback")
+        if not fallback or fallback[0] is not env_fallback or filled.get(option) is not None:
+            continue
+        for name in fallback[1]:
+            if name in environ:
+                filled[option] = environ[name]
+                break
+    return filled
 
 
 def check_connection(params):
@@ -119,8 +143,8 @@ def check_connection(params):
     check_positive("timeout", params.get("timeout"), "Give the seconds to wait for an answer, e.g. 30.")
     check_positive("retry_max_time", params.get("retry_max_time"), "Give the seconds all attempts may take, e.g. 180.")
     max_wait = params.get("rate_limit_max_wait")
-    if max_wait is None or math.isnan(max_wait) or max_wait < 0 or math.isinf(max_wait):
-        raise OptionError("rate_limit_max_wait", "must be zero or more seconds",
+    if max_wait is None or math.isnan(max_wait) or max_wait < 0 or math.isinf(max_wait) or max_wait > MAX_SECONDS:
+        raise OptionError("rate_limit_max_wait", f"must be zero or more seconds, at most {MAX_SECONDS:g}",
                           "Give how long a rate-limited task may wait, e.g. 310; 0 fails at once.")
     check_positive("retry_backoff", params.get("retry_backoff", 1.0),
                    "Give the seconds to wait before the first retry, e.g. 1.")

@@ -19,8 +19,10 @@ _SPACE = re.compile(r"\s+")
 def parse_envelope(status, headers, content):
     """Return ``result`` of a successful answer, or raise ``ApiError`` describing the failure."""
     retry_after = retry_after_seconds(headers) if status == 429 else None
+    if not content or not content.strip():
+        raise ApiError(status, [], _not_json_summary(status, headers, content), retry_after, readable=False)
     try:
-        body = json.loads(content.decode("utf-8")) if content else None
+        body = json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise ApiError(status, [], _not_json_summary(status, headers, content), retry_after, readable=False) from None
     if not isinstance(body, dict) or not isinstance(body.get("success"), bool):
@@ -39,8 +41,8 @@ def parse_envelope(status, headers, content):
 
 def _not_json_summary(status, headers, content):
     kind = (headers.get("Content-Type") or "no content type").split(";")[0].strip()
-    if not content:
-        return f"an empty body ({kind})"
+    if not content or not content.strip():
+        return f"the answer was empty (no body, {kind})"
     text = content.decode("utf-8", "replace")
     if "html" in kind or text.lstrip().startswith("<"):
         match = _TITLE.search(text)

@@ -45,12 +45,13 @@ class RotationRequest:
             raise OptionError("ipsec_tunnel_name", "is empty", "Give the tunnel's name as Cloudflare shows it.")
         self.max_age = parse_max_age(params["max_age"]) if params.get("max_age") is not None else None
         self.params = checked
+        self.environ = environ  # the task's effective environment: proxies and CA bundle come from it
 
     def client(self, pacing=None):
         p = self.params
         return CloudflareClient(
             self.base_url, self.credentials, timeout=p["timeout"], validate_certs=p["validate_certs"],
-            ca_path=p.get("ca_path"), pacing=pacing,
+            ca_path=p.get("ca_path"), pacing=pacing, environ=self.environ,
             retry=RetryPolicy(retries=p["retries"], max_time=p["retry_max_time"],
                               rate_limit_max_wait=p["rate_limit_max_wait"],
                               backoff=p.get("retry_backoff", 1.0), backoff_max=p.get("retry_backoff_max", 30.0)))

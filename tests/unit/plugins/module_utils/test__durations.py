@@ -35,3 +35,14 @@ def test_age_decision():
     assert not is_older_than("2025-12-31T00:00:00Z", timedelta(days=90), now)
     assert is_older_than(None, timedelta(days=90), now)
     assert is_older_than("yesterday", timedelta(days=90), now)
+
+
+@pytest.mark.parametrize("value", ["99999999999d", "36501d", "9" * 40])
+def test_an_age_beyond_a_century_is_an_option_error(value):
+    with pytest.raises(OptionError) as caught:
+        parse_max_age(value)
+    assert str(caught.value).startswith("max_age:")
+
+
+def test_a_century_is_accepted():
+    assert parse_max_age("36500d") == timedelta(days=36500)

@@ -85,3 +85,14 @@ def test_ca_path_with_validate_certs_off_is_refused(tmp_path):
     ca.write_text("x")
     with pytest.raises(OptionError, match="^ca_path: is set while validate_certs is false"):
         check_connection(base_params(ca_path=str(ca), validate_certs=False))
+
+
+def test_env_fallbacks_come_from_the_given_environment_and_explicit_options_win():
+    from ansible_collections.cloudflare.magic.plugins.module_utils._options import with_env_fallbacks
+
+    environ = {"CLOUDFLARE_ACCOUNT_ID": "b" * 32, "CLOUDFLARE_BASE_URL": "https://example.test/client/v4"}
+    filled = with_env_fallbacks({"account_id": None, "ipsec_tunnel_id": "x"}, environ)
+    assert filled["account_id"] == "b" * 32
+    assert filled["api_base_url"] == "https://example.test/client/v4"
+    assert with_env_fallbacks({"account_id": "a" * 32}, environ)["account_id"] == "a" * 32
+    assert "api_token" not in with_env_fallbacks({}, {"CLOUDFLARE_API_TOKEN": "t"})

@@ -51,3 +51,11 @@ def test_json_that_is_not_the_envelope():
 @pytest.mark.parametrize("value, seconds", [("300", 300.0), ("0", 0.0), ("1.2", 2.0), ("soon", None), ("-1", None)])
 def test_retry_after(value, seconds):
     assert retry_after_seconds({"Retry-After": value}) == seconds
+
+
+@pytest.mark.parametrize("content", [b"", b"  \r\n"])
+def test_an_empty_body_says_the_answer_was_empty(content):
+    with pytest.raises(ApiError) as caught:
+        parse_envelope(200, JSON, content)
+    assert "the answer was empty" in str(caught.value)
+    assert caught.value.readable is False
