@@ -59,9 +59,10 @@ def test_a_state_folder_planted_by_another_user_is_not_used_and_its_trap_left_al
     unchanged = trap_target.read_text() == TRAP_TEXT
     assert unchanged, "the task wrote through a link planted in another user's folder"
     assert sorted(p.name for p in folder.iterdir()) == [state_file_name(playbooks, emulator)]
-    shown = " ".join(run.everything.split())
-    assert "[WARNING]" in shown and "rate-limit pacing is off for this task" in shown
-    assert f"{folder} belongs to another user" in shown and "ANSIBLE_LOCAL_TEMP" in shown
+    shown = "".join(run.everything.split())  # older ansible-core wraps warnings, inside paths too
+    assert "[WARNING]" in shown and "rate-limitpacingisoffforthistask" in shown
+    assert f"{folder}belongstoanotheruser" in shown and "ANSIBLE_LOCAL_TEMP" in shown
+    assert "".join((run.stdout + run.stderr).split()).count("rate-limitpacingisoff") == 1  # shown once
     assert run.hits(edge, playbooks.token) == 0
 
 
