@@ -193,7 +193,7 @@ def _optional(check, value, low, high):
 
 def _whole(value, low, high):
     """A JSON integer (not a boolean, not a float) in ``[low, high]``; ValueError otherwise."""
-    if type(value) is not int or not low <= value <= high:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ValueError("not a plausible whole number")
     return value
 
@@ -201,6 +201,8 @@ def _whole(value, low, high):
 def _seconds(value, low, high):
     """A finite JSON number (not a boolean) in ``[low, high]``, as a float; ValueError otherwise."""
     # The range test comes first: NaN fails it, and math.isfinite would overflow on a huge integer.
-    if type(value) not in (int, float) or not (low <= value <= high and math.isfinite(value)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("not a number")
+    if not (low <= value <= high and math.isfinite(value)):
         raise ValueError("not a plausible number of seconds")
     return float(value)

@@ -22,7 +22,7 @@ def md5_key():
 @pytest.fixture
 def bgp_emulator(tmp_path, md5_key):
     seed = default_seed()
-    tunnel = next(t for t in seed["accounts"][0]["tunnels"] if t["name"] == TUNNEL_NAME)
+    tunnel = [t for t in seed["accounts"][0]["tunnels"] if t["name"] == TUNNEL_NAME][0]
     tunnel["bgp"] = {"customer_asn": 64512, "md5_key": md5_key, "extra_prefixes": ["192.0.2.0/24"]}
     emu = Emulator(tls=True, state_dir=str(tmp_path / "emulator"), seed=seed).start()
     try:
