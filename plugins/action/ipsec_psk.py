@@ -60,7 +60,9 @@ class ActionModule(ActionBase):
                                    diff=bool(self._task.diff), pacing=pacing))
         finally:
             pacing.close()
-        if pacing.problem:
+        if pacing.problem and "psk" in result:
+            self._display.warning(pacing.problem)  # ansible-core < 2.19 drops a no_log result's warnings
+        elif pacing.problem:
             result.setdefault("warnings", []).append(pacing.problem)
         if "psk" in result:
             result["_ansible_no_log"] = True

@@ -159,6 +159,10 @@ tunnel:
   description:
     - The tunnel object, as Cloudflare's tunnel list or look-up returned it (never with a key), with
       C(psk_metadata) brought up to date. Holds what a router needs besides the key.
+    - Secrets of the tunnel are hidden, at any depth. The value of C(bgp.md5_key), of C(psk), and of every
+      field whose name contains C(key), C(secret), C(password), C(passwd), C(token), C(psk) or C(credential)
+      (except C(psk_metadata)) is replaced by V(VALUE_HIDDEN_BY_CLOUDFLARE_MAGIC), in every mode; an
+      empty or null value is kept. Read such a secret from Cloudflare in a task of your own, with C(no_log).
   returned: when the tunnel was looked up (O(ipsec_tunnel_name), O(max_age), or diff mode)
   type: dict
   contains:

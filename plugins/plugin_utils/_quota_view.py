@@ -19,6 +19,8 @@ The rules, all on the side of caution:
 
 from __future__ import annotations
 
+import math
+
 DEFAULT_QUOTA = 1200  # Cloudflare's documented quota, for answers that carry no headers
 DEFAULT_WINDOW = 300.0
 EDGE_MARGIN = 0.005  # seconds after the latest possible reset before the next window's first request
@@ -26,6 +28,14 @@ PROBE_POLL = 0.01  # how often a waiting request looks whether the lone request 
 WINDOW_POLL = 0.05  # how often a request waiting for the next window looks again
 STALE_RESERVATION = 600.0  # a request unanswered for this long is taken as lost (and as counted)
 MAX_BLOCK = 3600.0  # a block longer than this is not believed (a clock jump, a damaged file)
+
+# What a stored view may hold; anything else makes the whole file count as corrupt (and be reset).
+MAX_QUOTA = 1000000  # requests a window; Cloudflare's is 1200
+MAX_WINDOW = 86400.0  # seconds; Cloudflare's is 300
+MAX_AHEAD = 86400.0  # no stored time is believed to lie further ahead of now
+MAX_PID = 4194304  # Linux's PID_MAX_LIMIT; other Unixes stay below it
+MAX_INFLIGHT = 100000
+LATEST_INSTANT = 1e11  # seconds since 1970 (year 5138): the bound when no "now" is given
 
 
 class QuotaView:
@@ -49,18 +59,37 @@ class QuotaView:
         return {name: getattr(self, name) for name in self.FIELDS}
 
     @classmethod
-    def from_json(cls, data):
-        """A view from stored data; anything unexpected gives a fresh (unknown) view."""
+    def from_json(cls, data, now=None):
+        """A view from stored data; anything unexpected, absurd or non-finite gives a fresh (unknown) view.
+
+        Times later than ``now + MAX_AHEAD`` count as absurd too. Every field is checked for its exact
+        JSON type and range, so that nothing in a damaged or planted file can overflow or stall a task.
+        """
         if not isinstance(data, dict):
             return cls()
+        latest = LATEST_INSTANT if now is None else now + MAX_AHEAD
         try:
-            inflight = {str(k): [int(v[0]), float(v[1])] for k, v in (data.get("inflight") or {}).items()}
-            return cls(quota=_opt(data.get("quota"), int), window=_opt(data.get("window"), float),
-                       reset_lo=_opt(data.get("reset_lo"), float), reset_hi=_opt(data.get("reset_hi"), float),
-                       remaining=_opt(data.get("remaining"), int),
-                       blocked_until=_opt(data.get("blocked_until"), float),
-                       inflight=inflight, headerless=bool(data.get("headerless")))
-        except (TypeError, ValueError, IndexError, AttributeError):
+            inflight = data.get("inflight")
+            if inflight is None:
+                inflight = {}
+            if not isinstance(inflight, dict) or len(inflight) > MAX_INFLIGHT:
+                raise ValueError("inflight")
+            reservations = {}
+            for rid, entry in inflight.items():
+                if not isinstance(entry, list) or len(entry) != 2:
+                    raise ValueError("inflight entry")
+                reservations[rid] = [_whole(entry[0], 1, MAX_PID), _seconds(entry[1], 0.0, latest)]
+            headerless = data.get("headerless", False)
+            if not isinstance(headerless, bool):
+                raise ValueError("headerless")
+            return cls(quota=_optional(_whole, data.get("quota"), 1, MAX_QUOTA),
+                       window=_optional(_seconds, data.get("window"), 1e-3, MAX_WINDOW),
+                       reset_lo=_optional(_seconds, data.get("reset_lo"), 0.0, latest),
+                       reset_hi=_optional(_seconds, data.get("reset_hi"), 0.0, latest),
+                       remaining=_optional(_whole, data.get("remaining"), 0, MAX_QUOTA),
+                       blocked_until=_optional(_seconds, data.get("blocked_until"), 0.0, latest),
+                       inflight=reservations, headerless=headerless)
+        except ValueError:
             return cls()
 
     # --- sending -----------------------------------------------------------------------------
@@ -158,5 +187,22 @@ class QuotaView:
             self.blocked_until = None
 
 
-def _opt(value, kind):
-    return None if value is None else kind(value)
+def _optional(check, value, low, high):
+    return None if value is None else check(value, low, high)
+
+
+def _whole(value, low, high):
+    """A JSON integer (not a boolean, not a float) in ``[low, high]``; ValueError otherwise."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError("not a plausible whole number")
+    return value
+
+
+def _seconds(value, low, high):
+    """A finite JSON number (not a boolean) in ``[low, high]``, as a float; ValueError otherwise."""
+    # The range test comes first: NaN fails it, and math.isfinite would overflow on a huge integer.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("not a number")
+    if not (low <= value <= high and math.isfinite(value)):
+        raise ValueError("not a plausible number of seconds")
+    return float(value)

@@ -111,6 +111,21 @@ def test_what_is_stored_is_counters_and_times_and_damage_gives_a_fresh_view():
         assert QuotaView.from_json(damaged).to_json() == QuotaView().to_json()
 
 
+def test_every_view_the_rules_write_is_read_back_whole_and_absurd_values_are_not():
+    now = 1_700_000_000.0
+    view = QuotaView()
+    view.admit("p", 1234, now)
+    view.settle("p", now, now + 0.2, answer(remaining=0, reset=40, quota=1200, window=300.0, retry_after=40), 429)
+    view.admit("q", 4321, now + 50)
+    view.settle("q", now + 50, now + 50.1, RateLimitInfo(), 200)  # no headers: counted locally
+    view.admit("r", 99, now + 51)
+    stored = view.to_json()
+    assert QuotaView.from_json(stored, now=now + 52).to_json() == stored
+    for field, absurd in (("quota", 0), ("window", 1e9), ("remaining", -1), ("reset_hi", now + 3 * 86400),
+                          ("blocked_until", float("inf")), ("headerless", 1), ("inflight", {"r": [99, now, 0]})):
+        assert QuotaView.from_json(dict(stored, **{field: absurd}), now=now).to_json() == QuotaView().to_json()
+
+
 def test_a_window_end_no_answer_could_give_is_forgotten():
     view = QuotaView(quota=10, window=5.0, reset_lo=10_000.0, reset_hi=10_001.0, remaining=0)
     assert view.admit("a", 1, 100.0) == 0  # clock went back: start over with a probe
