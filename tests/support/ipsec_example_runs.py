@@ -138,7 +138,7 @@ class StrongswanRouter:
             "cloudflare_ca_path": self.emulator.ca_file,
             # Stands for swanctl --load-all: what charon would now hold is a copy of the config.
             "swanctl_load_command": ["sh", "-c", "exit 1"] if load_fails else ["cp", str(self.config), str(loaded)],
-            "swanctl_wait_established": False,
+            "swanctl_reauthenticate": False,
         }
         extra.update(more)
         return extra
