@@ -66,7 +66,7 @@ def seed_credentials():
     account = seed["accounts"][0]
     token = next(t["value"] for t in seed["tokens"] if "Magic WAN Write" in t["permissions"])
     tunnel = next(t for t in account["tunnels"] if t["name"] == TUNNEL_NAME)
-    return account["id"], token, tunnel["id"]
+    return account, token, tunnel
 
 
 def key_in_config(path):
@@ -85,7 +85,12 @@ def main():
         step("Building and installing cloudflare.magic from its tarball")
         tarball = install_collection()
         print(f"installed {tarball.name} into {(OUT / 'collections').relative_to(ROOT)}")
-        account_id, token, tunnel_id = seed_credentials()
+        account, token, tunnel = seed_credentials()
+        account_id, tunnel_id = account["id"], tunnel["id"]
+        # Cloudflare's published psk_generate answer has no ipsec_id: without a custom remote identity on the
+        # tunnel, the router's IKE identity is what the dashboard shows, given as router_ike_id.
+        identity = [] if (tunnel.get("custom_remote_identities") or {}).get("fqdn_id") else [
+            "-e", f"router_ike_id={tunnel_id}.{account['tag']}.ipsec.cloudflare.com"]
         control = ControlClient(ready["control_url"], ready["ca_file"])
         before = control.edge(tunnel_id).get("last_generated_on")
 
@@ -93,10 +98,11 @@ def main():
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(OUT / "collections"), ANSIBLE_NOCOLOR="1",
                    ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
                    CLOUDFLARE_ACCOUNT_ID=account_id, CLOUDFLARE_API_TOKEN=token,
-                   CLOUDFLARE_BASE_URL=ready["base_url"])
-        run([BIN / "ansible-playbook", "-i", "localhost,", "docs/examples/rotate_and_configure_strongswan.yml",
+                   CLOUDFLARE_BASE_URL=ready["base_url"], ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+        run([BIN / "ansible-playbook", "-i", "localhost,", "-c", "local",
+             "docs/examples/rotate_and_configure_strongswan.yml",
              "-e", f"swanctl_conf_dir={OUT / 'router'}", "-e", f"cloudflare_ca_path={ready['ca_file']}",
-             "-e", f"tunnel_name={TUNNEL_NAME}", "-e", "swanctl_load=false"], env=env)
+             "-e", f"tunnel_name={TUNNEL_NAME}", "-e", "swanctl_load=false", *identity], env=env)
 
         config = OUT / "router" / f"cloudflare-{TUNNEL_NAME}.conf"
         edge = control.edge(tunnel_id)
@@ -107,7 +113,11 @@ def main():
         print("key:               hidden (it appears in no output and no log)")
         print(f"router config:     {config.relative_to(ROOT)} (mode {oct(config.stat().st_mode & 0o777)})")
         print(f"config key == key in force at Cloudflare: {'yes' if in_force else 'NO'}")
-        if not in_force:
+        stamp_file = OUT / "router" / f"cloudflare-{TUNNEL_NAME}.stamp"
+        stamp = stamp_file.read_text().strip() if stamp_file.exists() else None
+        print(f"router stamp:      {stamp_file.relative_to(ROOT)} == last_generated_on: "
+              f"{'yes' if stamp == edge['last_generated_on'] else 'NO'}")
+        if not in_force or stamp != edge["last_generated_on"]:
             return 1
         tunnel_demo = ROOT / "docs" / "examples" / "demo_tunnel.py"
         if tunnel_demo.exists():

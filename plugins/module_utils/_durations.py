@@ -12,7 +12,8 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._errors import Op
 _DURATION = re.compile(r"\A\s*(\d+)\s*([dhms]?)\s*\Z")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
 MAX_AGE_DAYS = 36500  # far inside what timedelta and datetime arithmetic can hold
-_STAMP = re.compile(r"\A(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})\Z")
+_INSTANT = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))\Z")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def parse_max_age(value):
@@ -28,19 +29,31 @@ def parse_max_age(value):
     return timedelta(seconds=seconds)
 
 
-def parse_timestamp(value):
-    """Cloudflare's RFC 3339 time (nanoseconds allowed) as an aware datetime, or None if unreadable."""
-    if not isinstance(value, str):
-        return None
-    match = _STAMP.match(value.strip())
+def parse_instant(value):
+    """An RFC 3339 time (``Z`` or ``+HH:MM``, 0 to 9 digits of fraction) as ``(epoch_seconds, nanoseconds)``
+    in UTC, so that ``==`` compares instants exactly; ValueError for anything else."""
+    match = _INSTANT.match(value) if isinstance(value, str) else None
     if not match:
-        return None
-    fraction = (match.group(2) or "")[:6].ljust(6, "0")
-    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+        raise ValueError("not an RFC 3339 time such as 2026-11-26T10:48:15.953887008Z")
+    year, month, day, hour, minute, second = (int(group) for group in match.groups()[:6])
+    fraction, _zulu, sign, offset_hours, offset_minutes = match.groups()[6:]
+    local = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)  # ValueError on a bad field
+    offset = 0
+    if sign:
+        if int(offset_hours) > 23 or int(offset_minutes) > 59:
+            raise ValueError("the UTC offset is out of range")
+        offset = (int(offset_hours) * 3600 + int(offset_minutes) * 60) * (1 if sign == "+" else -1)
+    seconds = (local - _EPOCH) // timedelta(seconds=1) - offset
+    return seconds, int((fraction or "").ljust(9, "0"))
+
+
+def parse_timestamp(value):
+    """Cloudflare's RFC 3339 time (nanoseconds allowed) as an aware UTC datetime, or None if unreadable."""
     try:
-        return datetime.fromisoformat(f"{match.group(1)}.{fraction}{zone}").astimezone(timezone.utc)
+        seconds, nanoseconds = parse_instant(value.strip() if isinstance(value, str) else value)
     except ValueError:
         return None
+    return _EPOCH + timedelta(seconds=seconds, microseconds=nanoseconds // 1000)
 
 
 def is_older_than(last_generated_on, max_age, now):

@@ -13,7 +13,11 @@ from datetime import datetime, timezone
 
 from ansible_collections.cloudflare.magic.plugins.module_utils._api import CloudflareClient
 from ansible_collections.cloudflare.magic.plugins.module_utils._auth import resolve_credentials
-from ansible_collections.cloudflare.magic.plugins.module_utils._durations import is_older_than, parse_max_age
+from ansible_collections.cloudflare.magic.plugins.module_utils._durations import (
+    is_older_than,
+    parse_instant,
+    parse_max_age,
+)
 from ansible_collections.cloudflare.magic.plugins.module_utils._errors import (
     ApiError,
     CloudflareMagicError,
@@ -44,6 +48,7 @@ class RotationRequest:
         elif not isinstance(self.tunnel_name, str) or not self.tunnel_name.strip():
             raise OptionError("ipsec_tunnel_name", "is empty", "Give the tunnel's name as Cloudflare shows it.")
         self.max_age = parse_max_age(params["max_age"]) if params.get("max_age") is not None else None
+        self.router_stamp = check_router_stamp(params.get("router_psk_generated_on"))
         self.params = checked
         self.environ = environ  # the task's effective environment: proxies and CA bundle come from it
 
@@ -57,12 +62,44 @@ class RotationRequest:
                               backoff=p.get("retry_backoff", 1.0), backoff_max=p.get("retry_backoff_max", 30.0)))
 
 
+def check_router_stamp(value):
+    """The router's recorded stamp as an instant, ``()`` when it holds no key from us, None when not given."""
+    if value is None:
+        return None
+    text = value.strip() if isinstance(value, str) else value
+    if text == "":
+        return ()
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise OptionError("router_psk_generated_on", "is not an RFC 3339 timestamp",
+                          "Give the psk_metadata.last_generated_on the router recorded with its key "
+                          "(e.g. 2026-11-26T10:48:15.953887008Z), or an empty string when the router "
+                          "holds no key from this collection.") from None
+
+
+def rotation_reason(request, last_generated_on, now):
+    """Why this run rotates (``router_stale``, ``no_max_age``, ``max_age``) or ``fresh`` when it does not."""
+    if request.router_stamp is not None:
+        try:
+            in_force = parse_instant(last_generated_on)
+        except ValueError:
+            in_force = None  # no key generated yet, or an unreadable stamp: the router cannot hold it
+        if request.router_stamp == () or request.router_stamp != in_force:
+            return "router_stale"
+    if request.max_age is None:
+        return "no_max_age"
+    if is_older_than(last_generated_on, request.max_age, now):
+        return "max_age"
+    return "fresh"
+
+
 def rotate_psk(request, client, check_mode=False, diff=False, now=None):
     """Generate a new PSK for the tunnel (or, in check mode, validate that it could be); return the task result."""
     tunnel = None
     if request.tunnel_name is not None:
         tunnel = find_tunnel_by_name(client, request.account_id, request.tunnel_name)
-    elif request.max_age is not None or diff:
+    elif request.max_age is not None or request.router_stamp is not None or diff:
         tunnel = get_tunnel(client, request.account_id, request.tunnel_id)
     tunnel_id = tunnel["id"] if tunnel is not None else request.tunnel_id
     before = dict((tunnel or {}).get("psk_metadata") or {})
@@ -72,12 +109,12 @@ def rotate_psk(request, client, check_mode=False, diff=False, now=None):
         result["tunnel"] = tunnel
         result["psk_metadata"] = before
 
-    if request.max_age is not None:
-        now = now or datetime.now(timezone.utc)
-        if not is_older_than(before.get("last_generated_on"), request.max_age, now):
-            if diff:
-                result["diff"] = _diff(before, before, tunnel_id)
-            return result
+    reason = rotation_reason(request, before.get("last_generated_on"), now or datetime.now(timezone.utc))
+    result["rotation_reason"] = reason
+    if reason == "fresh":
+        if diff:
+            result["diff"] = _diff(before, before, tunnel_id)
+        return result
 
     answer = client.call(
         "POST", f"{tunnels_path(request.account_id)}/{tunnel_id}/psk_generate",

@@ -53,12 +53,29 @@ options:
       - A whole number followed by V(d), V(h), V(m) or V(s) (V(90d), V(12h), V(30m)), or a number of seconds.
       - Costs one look-up request before the rotation when the tunnel is given by id.
     type: str
+  router_psk_generated_on:
+    description:
+      - The C(psk_metadata.last_generated_on) the router recorded when it last received a key from this
+        module (RV(psk_metadata.last_generated_on) of that run); an empty string means the router holds no
+        key from this collection.
+      - When it is not the same instant as Cloudflare's C(last_generated_on), the router's key is stale, so the
+        task rotates now and returns a new RV(psk) whatever O(max_age) says (RV(rotation_reason=router_stale)).
+        A tunnel that never had a key generated has no C(last_generated_on), so any stamp is stale then.
+      - When it is the same instant, O(max_age) decides as without this option.
+      - Instants are compared, not strings; V(Z) and V(+00:00), and fractions of a second up to nine
+        digits, name the same instant. A value that is not an RFC 3339 time fails the task before any request.
+      - With it the router's task runs on every run that leaves the router behind, so a failed hand-off
+        (unreachable router, failed task, killed run, restored backup) is repaired by the next run. Record
+        the stamp on the router only after it has loaded the key; the stamp holds no secret.
+      - Costs one look-up request before the rotation when the tunnel is given by id.
+    type: str
 attributes:
   check_mode:
     support: full
     details:
       - Sends the request with C(validate_only=true) and reports whether a real run would rotate.
       - With O(max_age), a key that is still fresh enough sends no C(psk_generate) at all and reports C(changed=false).
+      - RV(rotation_reason) says why a real run would rotate (or V(fresh)).
   diff_mode:
     support: full
     details:
@@ -110,6 +127,19 @@ EXAMPLES = r"""
     max_age: 90d
   register: rotation
 
+- name: Read the stamp the router recorded with its key (it holds no secret)
+  ansible.builtin.slurp:
+    src: /etc/swanctl/conf.d/cloudflare-tunnel_nyc_01.stamp
+  register: router_stamp
+  failed_when: false
+
+- name: Rotate when the key is older than 90 days, or at once when the router does not hold the key in force
+  cloudflare.magic.ipsec_psk:
+    ipsec_tunnel_name: tunnel_nyc_01
+    max_age: 90d
+    router_psk_generated_on: "{{ (router_stamp.content | default('') | b64decode).strip() }}"
+  register: rotation
+
 - name: Check that a rotation would succeed, without rotating (also what --check does)
   cloudflare.magic.ipsec_psk:
     ipsec_tunnel_id: 023e105f4ecef8ad9ca31a8372d0c353
@@ -145,6 +175,15 @@ ipsec_id:
   returned: when Cloudflare's answer holds it
   type: str
   sample: 023e105f4ecef8ad9ca31a8372d0c353.33145236.ipsec.cloudflare.com
+rotation_reason:
+  description:
+    - Why the task rotated (or, in check mode, would rotate).
+    - V(router_stale) when O(router_psk_generated_on) does not name the key in force, V(max_age) when the
+      key is older than O(max_age) or its age is unknown, V(no_max_age) when no O(max_age) was given, and
+      V(fresh) when nothing was rotated.
+  returned: success
+  type: str
+  sample: router_stale
 psk_metadata:
   description: When the key in force was generated.
   returned: when a key was generated, or the tunnel was looked up

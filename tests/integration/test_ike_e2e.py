@@ -59,3 +59,31 @@ def test_router_config_is_private_and_names_the_api_identities(handoff):
     plain_key_in_file = handoff.emulator.edge_psk(handoff.tunnel["id"]) in text
     assert not plain_key_in_file, "the key is written in plain form (only its base64 after 0s belongs there)"
     assert "secret = 0s" in text
+
+
+@pytest.mark.parametrize("with_ipsec_id", [False], ids=["published_no_ipsec_id"])
+def test_router_left_with_a_stale_key_converges_on_the_next_run(tmp_path, with_ipsec_id):
+    """Cloudflare's key changed but the router's load failed: the router's stamp is stale, its old key is
+    refused; the next run rotates once, hands on, and the IKE SA is ESTABLISHED again; a third run does nothing."""
+    if _MISSING:
+        pytest.skip(f"IKE end-to-end test: {_MISSING}")
+    with IpsecLab(tmp_path / "lab") as lab:
+        emulator = Emulator(seed=lab_seed(lab), tls=True, state_dir=str(tmp_path / "emulator"),
+                            psk_generate_ipsec_id=with_ipsec_id).start()
+        try:
+            handoff = Handoff(lab, emulator, PlaybookRunner(tmp_path / "run", emulator))
+            handoff.first_handoff()
+            assert handoff.router_stamp() == handoff.edge_stamp()
+            failed = handoff.router_left_with_a_stale_key()
+            assert failed.posts == 1 and handoff.router_stamp() != handoff.edge_stamp()
+            assert handoff.evidence.refused_router, "the router's stale key was not refused"
+            rerun, third = handoff.rerun_converges()
+            print(*(f"{what}: exit {code}, psk_generate POSTs {posts}"
+                    for what, code, posts in handoff.evidence.playbook_runs), sep="\n")
+            print(f"IKE SA after the rerun: {handoff.evidence.recovered}")
+            assert rerun.posts == 1 and handoff.router_stamp() == handoff.edge_stamp()
+            assert ", ESTABLISHED, IKEv2" in handoff.evidence.recovered
+            assert third.posts == 0 and "changed=0" in third.stdout
+            assert handoff.key_leaks() == 0, "a key appeared in ansible-playbook's output or log"
+        finally:
+            emulator.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,10 +53,12 @@ class Evidence:
 
 
 def lab_seed(lab):
-    """The default seed plus one tunnel whose endpoints are the lab's namespace addresses."""
+    """The default seed plus one tunnel whose endpoints are the lab's namespace addresses. It has a custom
+    remote identity, so the router's identity is known with or without ipsec_id in psk_generate's answer."""
     seed = default_seed()
     tunnel = copy.deepcopy(LAB_TUNNEL)
-    tunnel.update(cloudflare_endpoint=lab.edge.address, customer_endpoint=lab.router.address)
+    tunnel.update(cloudflare_endpoint=lab.edge.address, customer_endpoint=lab.router.address,
+                  custom_remote_identities={"fqdn_id": f"lab.{seed['accounts'][0]['id']}.custom.ipsec.cloudflare.com"})
     seed["accounts"][0]["tunnels"].append(tunnel)
     return seed
 
@@ -101,21 +104,67 @@ class Handoff:
             raise HandoffFailed("the key in force at the emulator is not the one the edge holds")
 
     # --- the router, configured by the example playbook ------------------------------------------
-    def _run_example(self, what, load):
+    def _run_example(self, what, load, load_command=None, expect_success=True, **more):
         extra = {
             "tunnel_name": self.tunnel["name"],
             "swanctl_conf_dir": str(self.lab.router.conf_dir),
             "cloudflare_ca_path": self.emulator.ca_file,
             "swanctl_load": load,
-            "swanctl_load_command": self.lab.router.load_command(),
+            "swanctl_load_command": load_command or self.lab.router.load_command(),
+            "swanctl_options": ["--uri", self.lab.router.vici],
         }
+        extra.update(more)
+        posts_before = self.posts()
         run = self.runner.run(self.playbook, extra_vars=extra)
+        run.posts = self.posts() - posts_before
         self.runs.append(run)
-        self.evidence.playbook_runs.append((what, run.returncode))
-        if run.returncode != 0:
+        self.evidence.playbook_runs.append((what, run.returncode, run.posts))
+        if expect_success and run.returncode != 0:
             raise HandoffFailed(f"{what}: ansible-playbook exited {run.returncode}:\n{run.stdout[-3000:]}")
-        self.evidence.keys_rotated += 1
+        self.evidence.keys_rotated += run.posts
         return run
+
+    def posts(self):
+        """psk_generate requests for the lab tunnel that the emulator recorded (validate_only excluded)."""
+        return sum(1 for r in self.emulator.requests if r.method == "POST"
+                   and r.path.endswith(f"/{self.tunnel['id']}/psk_generate") and r.query.get("validate_only") != "true")
+
+    def router_stamp(self):
+        stamp = self.lab.router.conf_dir / f"cloudflare-{self.tunnel['name']}.stamp"
+        return stamp.read_text().strip() if stamp.exists() else None
+
+    def edge_stamp(self):
+        return self.emulator.tunnel(self.tunnel["id"]).get("psk_metadata", {}).get("last_generated_on")
+
+    def router_left_with_a_stale_key(self):
+        """A scheduled rotation (key older than psk_max_age) whose load fails: the router keeps the old key
+        and the old stamp."""
+        staged = self._stage_next_key()
+        stamp_before = self.router_stamp()
+        time.sleep(1.1)
+        run = self._run_example("rotation whose load fails", load=True, load_command=["sh", "-c", "exit 1"],
+                                expect_success=False, psk_max_age="1s")
+        self._check_edge_holds_key_in_force(staged)
+        if run.returncode == 0 or self.router_stamp() != stamp_before:
+            raise HandoffFailed("the failed load did not fail the play, or the stamp moved without the key")
+        self.lab.router.swanctl("--terminate", "--ike", self.evidence.ike_name, "--timeout", "10", check=False)
+        router_mark = len(self.lab.router.log())
+        self.lab.router.swanctl("--initiate", "--ike", self.evidence.ike_name, "--child", CHILD_NAME,
+                                "--timeout", "15", check=False)
+        self.evidence.refused_router = _grep(_new_lines(self.lab.router, router_mark), r"AUTHENTICATION_FAILED")
+        return run
+
+    def rerun_converges(self):
+        """The next scheduled run sees the stale stamp, rotates once, loads, re-authenticates: ESTABLISHED."""
+        staged = self._stage_next_key()
+        rerun = self._run_example("rerun: stale stamp, rotate and hand on", load=True)
+        self._check_edge_holds_key_in_force(staged)
+        sa = self.lab.wait_for_state(self.lab.router, self.evidence.ike_name)
+        if sa is None:
+            raise HandoffFailed("the rerun did not bring the IKE SA back:\n" + self.lab.router.log()[-4000:])
+        self.evidence.recovered = sa.line
+        third = self._run_example("third run: nothing to do", load=True)
+        return rerun, third
 
     def first_handoff(self):
         """Rotate; the example's follow-on task writes swanctl.conf, its handler loads it; charon starts the SA."""
@@ -133,7 +182,8 @@ class Handoff:
     def stale_key_is_refused(self):
         """Rotate again without loading the new key into charon: the router's old key must be refused."""
         staged = self._stage_next_key()
-        self._run_example("second rotation, written but not loaded", load=False)
+        time.sleep(1.1)  # the router holds the key in force: only an age of more than psk_max_age rotates now
+        self._run_example("second rotation, written but not loaded", load=False, psk_max_age="1s")
         self._check_edge_holds_key_in_force(staged)
         self.lab.router.swanctl("--terminate", "--ike", self.evidence.ike_name, "--timeout", "10", check=False)
         router_mark, edge_mark = len(self.lab.router.log()), len(self.lab.edge.log())

@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.cloudflare.magic.plugins.module_utils._durations import (
     is_older_than,
+    parse_instant,
     parse_max_age,
     parse_timestamp,
 )
@@ -46,3 +47,26 @@ def test_an_age_beyond_a_century_is_an_option_error(value):
 
 def test_a_century_is_accepted():
     assert parse_max_age("36500d") == timedelta(days=36500)
+
+
+@pytest.mark.parametrize("text", [
+    "2026-11-26T10:48:15.953887008Z", "2026-11-26T10:48:15.953887008+00:00", "2026-11-26T11:48:15.953887008+01:00",
+    "2026-11-26T05:18:15.953887008-05:30", "2026-11-26T10:48:15.9538870080Z"[:-2] + "Z"])
+def test_parse_instant_same_instant_whatever_the_form(text):
+    assert parse_instant(text) == parse_instant("2026-11-26T10:48:15.953887008Z")
+
+
+def test_parse_instant_keeps_nanoseconds_and_pads_short_fractions():
+    assert parse_instant("1970-01-01T00:00:01Z") == (1, 0)
+    assert parse_instant("1970-01-01T00:00:01.5Z") == (1, 500_000_000)
+    assert parse_instant("1970-01-01T00:00:01.000000001Z") == (1, 1)
+    assert parse_instant("1970-01-01T00:00:01.000000001Z") != parse_instant("1970-01-01T00:00:01.000000002Z")
+
+
+@pytest.mark.parametrize("text", ["", "yesterday", "2026-11-26", "2026-11-26T10:48:15", "2026-11-26 10:48:15Z",
+                                  "2026-11-26T10:48:15.Z", "2026-11-26T10:48:15.0123456789Z",
+                                  "2026-13-26T10:48:15Z", "2026-11-26T10:48:15+24:00", "2026-11-26T10:48:15+0100",
+                                  " 2026-11-26T10:48:15Z", None, 1764154095])
+def test_parse_instant_refuses_anything_else(text):
+    with pytest.raises(ValueError):
+        parse_instant(text)
