@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from . import bulk
 from .auth import AuthOutcome, authorize
 from .envelope import ApiError, ok
 from .reply import Reply
@@ -34,14 +35,14 @@ class ApiRequest:
 
 @dataclass(frozen=True)
 class Route:
-    name: str  # "list", "get" or "psk_generate"
+    name: str  # "list", "get", "psk_generate" or "psk_bulk"
     methods: tuple[str, ...]
     account_id: str
     tunnel_id: str | None = None
 
     @property
     def writes(self) -> bool:
-        return self.name == "psk_generate"
+        return self.name in ("psk_generate", "psk_bulk")
 
 
 def resolve(method: str, api_path: str) -> Route:
@@ -66,6 +67,8 @@ def _match(segments: list[str]) -> Route | None:
     account = segments[1]
     if len(segments) == 4:
         return Route("list", ("GET",), account)
+    if len(segments) == 5 and segments[4] == bulk.SEGMENT:
+        return Route("psk_bulk", ("POST",), account)
     if len(segments) == 5:
         return Route("get", ("GET",), account, segments[4])
     if len(segments) == 6 and segments[5] == "psk_generate":
@@ -95,6 +98,9 @@ def _handle(state: State, request: ApiRequest, auth: AuthOutcome, forced_psk: st
     authorize(auth.credential, route.account_id, write=route.writes)
     if route.name == "list":
         return ok({"ipsec_tunnels": state.list_tunnels(route.account_id)})
+    if route.name == "psk_bulk":
+        validate_only = _validate_only(request.query)
+        return ok(bulk.set_psks(state, route.account_id, _require_json_object(request.body), validate_only))
     assert route.tunnel_id is not None
     tunnel = state.tunnel(route.tunnel_id, route.account_id)
     if tunnel is None:
