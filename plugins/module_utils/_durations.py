@@ -42,3 +42,18 @@ def is_older_than(last_generated_on, max_age, now):
     """True when the key was generated longer ago than ``max_age``, or when its age is unknown."""
     generated = parse_timestamp(last_generated_on)
     return generated is None or now - generated > max_age
+
+
+_INSTANT = re.compile(r"\A(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})\Z")
+
+
+def parse_instant(value):
+    """An RFC 3339 time as ``(epoch_seconds, nanoseconds)`` in UTC, so that ``==`` compares instants exactly
+    (``Z`` and ``+00:00``, ``.5`` and ``.500000000`` are equal); ValueError for anything else."""
+    match = _INSTANT.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError("not an RFC 3339 time such as 2026-11-28T10:48:15.953887008Z")
+    zone = "+00:00" if match.group(4) == "Z" else match.group(4)
+    moment = datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}{zone}")
+    nanoseconds = int((match.group(3) or "").ljust(9, "0"))
+    return int(moment.timestamp()), nanoseconds
