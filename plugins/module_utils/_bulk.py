@@ -200,7 +200,7 @@ def rotate_fleet(request, client, check_mode=False, now=None):
         entries.append({"id": tunnel_id, "psk": psk if psk is not None else new_psk()})
     names = {tunnel_id: (tunnel or {}).get("name") for tunnel_id, tunnel in targets}
     sent_keys = [e["psk"] for e in entries]
-    result = {"changed": False, "rotated": {}, "unapplied": {}, "skipped": skipped}
+    result = {"changed": False, "rotated": {}, "unapplied": {}, "skipped_tunnels": skipped}
     for start in range(0, len(entries), request.batch_size):
         batch = entries[start:start + request.batch_size]
         try:
@@ -235,7 +235,7 @@ class BatchFailed(CloudflareMagicError):
     def result_fields(self):
         fields = dict(self.cause.result_fields())
         fields.update(rotated=self.partial["rotated"], unapplied=self.partial["unapplied"],
-                      skipped=self.partial["skipped"])
+                      skipped_tunnels=self.partial["skipped_tunnels"])
         return fields
 
 

@@ -62,7 +62,7 @@ options:
   max_age:
     description:
       - Set a new key only for tunnels whose key is older than this, or whose age is unknown; the others
-        are listed in RV(skipped) and left out of the request.
+        are listed in RV(skipped_tunnels) and left out of the request.
       - A whole number followed by V(d), V(h), V(m) or V(s) (V(90d), V(12h), V(30m)), or a number of seconds.
     type: str
   router_psk_generated_on:
@@ -192,8 +192,10 @@ unapplied:
   returned: always
   type: dict
   sample: {"0123456789abcdef0123456789abcdef": "IPsec tunnel not found"}
-skipped:
-  description: The tunnels left out of the request because their key is fresh under O(max_age) and their router holds it.
+skipped_tunnels:
+  description:
+    - The tunnels left out of the request because their key is fresh under O(max_age) and their router holds it.
+    - Not named C(skipped), which Ansible reserves for a skipped task.
   returned: always
   type: list
   elements: str

@@ -55,7 +55,7 @@ def test_three_tunnels_in_one_post(emulator):
     wanted = ids(emulator, "tunnel_nyc_01", "tunnel_lon_01", "tunnel_fra_01")
     result = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=wanted), {})
     assert result["changed"] is True and sorted(result["rotated"]) == sorted(wanted)
-    assert result["unapplied"] == {} and result["skipped"] == []
+    assert result["unapplied"] == {} and result["skipped_tunnels"] == []
     assert same_keys(result, emulator), "a returned key is not the edge key"
     assert all(KEY_SHAPE.match(e["psk"]) for e in result["rotated"].values())
     assert {e["name"] for e in result["rotated"].values()} == {"tunnel_nyc_01", "tunnel_lon_01", "tunnel_fra_01"}
@@ -79,14 +79,14 @@ def test_max_age_and_router_stamps_decide_per_tunnel(emulator):
     stale_router = {"tunnel_sin_01": "2020-01-01T00:00:00Z"}
     result = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=[nyc, fra, sin, lon], max_age="30d",
                                         router_psk_generated_on=stale_router), {})
-    assert sorted(result["rotated"]) == sorted([fra, sin, lon]) and result["skipped"] == [nyc]
+    assert sorted(result["rotated"]) == sorted([fra, sin, lon]) and result["skipped_tunnels"] == [nyc]
     assert emulator.edge_psk(nyc) is None
     # The same instant written another way keeps the router's key when max_age allows.
     same = sin_stamp.replace("Z", "+00:00")
     again = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=[nyc], max_age="30d",
                                        router_psk_generated_on={nyc: emulator.tunnel(nyc)["psk_metadata"]
                                                                 ["last_generated_on"].replace("Z", "+00:00")}), {})
-    assert again["changed"] is False and again["skipped"] == [nyc]
+    assert again["changed"] is False and again["skipped_tunnels"] == [nyc]
     assert parse_instant(same) == parse_instant(sin_stamp)
 
 
