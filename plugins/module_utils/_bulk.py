@@ -199,6 +199,7 @@ def rotate_fleet(request, client, check_mode=False, now=None):
         psk = request.psks.get(tunnel_id, request.psks.get(name)) if request.psks else None
         entries.append({"id": tunnel_id, "psk": psk if psk is not None else new_psk()})
     names = {tunnel_id: (tunnel or {}).get("name") for tunnel_id, tunnel in targets}
+    listed = {tunnel_id: tunnel for tunnel_id, tunnel in targets if tunnel}
     sent_keys = [e["psk"] for e in entries]
     result = {"changed": False, "rotated": {}, "unapplied": {}, "skipped_tunnels": skipped}
     for start in range(0, len(entries), request.batch_size):
@@ -207,7 +208,7 @@ def rotate_fleet(request, client, check_mode=False, now=None):
             applied, unapplied = set_psks(client, request.account_id, batch, check_mode)
         except CloudflareMagicError as error:
             raise BatchFailed(error, start // request.batch_size + 1, result, batch, sent_keys) from None
-        _record(result, batch, applied, unapplied, names, check_mode, sent_keys)
+        _record(result, batch, applied, unapplied, listed, check_mode, sent_keys)
     result["changed"] = bool(result["rotated"])
     if result["unapplied"]:
         refused = ", ".join(_label(tid, names.get(tid)) for tid in sorted(result["unapplied"]))
@@ -239,19 +240,24 @@ class BatchFailed(CloudflareMagicError):
         return fields
 
 
-def _record(result, batch, applied, unapplied, names, check_mode, sent_keys):
+def _record(result, batch, applied, unapplied, listed, check_mode, sent_keys):
     for entry in batch:
         tunnel_id = entry["id"]
         answered = applied.get(tunnel_id)
         if isinstance(answered, dict):
-            rotated = {"ipsec_tunnel_id": tunnel_id, "name": names.get(tunnel_id)}
+            tunnel = listed.get(tunnel_id)
+            rotated = {"ipsec_tunnel_id": tunnel_id, "name": (tunnel or {}).get("name")}
             if answered.get("ipsec_id"):
                 rotated["ipsec_id"] = answered["ipsec_id"]
+            if tunnel is not None:
+                rotated["tunnel"] = tunnel  # endpoints and inside address: what a router needs besides the key
             if not check_mode:
                 # The key handed on is the one we sent: Cloudflare applied it (its echo may be absent).
                 rotated["psk"] = entry["psk"]
                 metadata = answered.get("psk_metadata")
                 rotated["psk_metadata"] = metadata if isinstance(metadata, dict) else {}
+                if tunnel is not None:
+                    rotated["tunnel"] = dict(tunnel, psk_metadata=rotated["psk_metadata"])
             result["rotated"][tunnel_id] = rotated
         else:
             reason = unapplied.get(tunnel_id, "not in Cloudflare's answer, so not applied")

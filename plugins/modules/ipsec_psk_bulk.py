@@ -187,6 +187,13 @@ rotated:
       description: When the key was set (C(last_generated_on)); what the router should record beside it.
       type: dict
       returned: not in check mode
+    tunnel:
+      description:
+        - The tunnel object from the account's tunnel list (never with a key), with C(psk_metadata) brought
+          up to date; it holds what a router needs besides the key (C(cloudflare_endpoint),
+          C(customer_endpoint), C(interface_address), C(replay_protection)), as RV(cloudflare.magic.ipsec_psk#module:tunnel) does.
+      type: dict
+      returned: when the tunnel is in the list
 unapplied:
   description: The tunnels whose keys Cloudflare refused, by tunnel id, with Cloudflare's reason. Their keys did not change.
   returned: always
