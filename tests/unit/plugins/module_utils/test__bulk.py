@@ -36,7 +36,7 @@ def same_keys(result, emulator):
 
 
 def test_new_psk_is_43_url_safe_characters_and_fresh():
-    keys = {_bulk.new_psk() for _ in range(50)}
+    keys = {_bulk.new_psk() for _unused in range(50)}
     assert len(keys) == 50 and all(KEY_SHAPE.match(k) for k in keys)
 
 
