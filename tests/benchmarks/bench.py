@@ -45,6 +45,8 @@ def parse_args(argv=None):
     parser.add_argument("--skip-fleet", action="store_true")
     parser.add_argument("--only-fleet", action="store_true")
     parser.add_argument("--bulk-fleet", type=int, default=1000, help="tunnels in the bulk vs per-tunnel runs")
+    parser.add_argument("--bulk-slices", type=int, nargs="+", default=[1, 4],
+                        help="concurrent runs sharing the fleet in the bulk comparison (1: one controller)")
     parser.add_argument("--skip-bulk", action="store_true")
     parser.add_argument("--only-bulk", action="store_true")
     return parser.parse_args(argv)
@@ -110,7 +112,7 @@ def bulk(args, workdir):
     print(f"\n== bulk vs per tunnel: {args.bulk_fleet} tunnels, {args.forks} forks, quota {args.quota} per "
           f"{args.window:g} s, block {args.block:g} s ==", flush=True)
     print(fleet_bulk.HEADER)
-    for slices in (1, fleet_bulk.SLICES):
+    for slices in args.bulk_slices:
         per_tunnel = fleet_bulk.run_path(workdir / f"per-tunnel-{slices}", "per-tunnel", args.bulk_fleet,
                                          args.forks, args.quota, args.window, args.block, slices)
         print(per_tunnel.line(), flush=True)
@@ -118,8 +120,8 @@ def bulk(args, workdir):
                                       args.quota, args.window, args.block, slices)
         print(in_bulk.line(per_tunnel), flush=True)
     print("handed on: hosts whose key file holds the edge key; API s: first to last API request in the emulator's "
-          "record; wall s: the ansible-playbook run(s); API ratio: per-tunnel API s / bulk API s; x4: four "
-          "concurrent runs, each with its own local_tmp and a quarter of the fleet")
+          "record; wall s: the ansible-playbook run(s); API ratio: per-tunnel API s / bulk API s; xN: N "
+          "concurrent runs (AWX job slices), each with its own local_tmp and 1/N of the fleet")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from emulator_process import EmulatorProcess
 from support.fleet import fleet_play, fleet_tunnels, rotate_by_host_task, write_fleet_inventory
 from support.playbooks import BIN, PlaybookRunner
 
-SLICES = 4
 
 
 def bulk_task(emulator):
