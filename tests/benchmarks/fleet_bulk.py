@@ -15,7 +15,6 @@ from support.fleet import fleet_play, fleet_tunnels, rotate_by_host_task, write_
 from support.playbooks import BIN, PlaybookRunner
 
 
-
 def bulk_task(emulator):
     options = {"ipsec_tunnel_ids": "{{ ansible_play_hosts | map('extract', hostvars, 'tunnel_id') | list }}"}
     if emulator.ca_file:
