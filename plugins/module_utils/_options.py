@@ -45,6 +45,7 @@ IPSEC_PSK_SPEC = dict(
     ipsec_tunnel_name=dict(type="str"),
     max_age=dict(type="str"),
     router_psk_generated_on=dict(type="str"),
+    psk=dict(type="str", no_log=True),
 )
 IPSEC_PSK_MUTUALLY_EXCLUSIVE = [["ipsec_tunnel_id", "ipsec_tunnel_name"]]
 IPSEC_PSK_REQUIRED_ONE_OF = [["ipsec_tunnel_id", "ipsec_tunnel_name"]]

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from ansible_collections.cloudflare.magic.plugins.module_utils._api import CloudflareClient
 from ansible_collections.cloudflare.magic.plugins.module_utils._auth import resolve_credentials
+from ansible_collections.cloudflare.magic.plugins.module_utils._bulk import check_psk, set_one_psk
 from ansible_collections.cloudflare.magic.plugins.module_utils._durations import (
     is_older_than,
     parse_instant,
@@ -49,6 +50,7 @@ class RotationRequest:
             raise OptionError("ipsec_tunnel_name", "is empty", "Give the tunnel's name as Cloudflare shows it.")
         self.max_age = parse_max_age(params["max_age"]) if params.get("max_age") is not None else None
         self.router_stamp = check_router_stamp(params.get("router_psk_generated_on"))
+        self.psk = check_psk("psk", params["psk"]) if params.get("psk") is not None else None
         self.params = checked
         self.environ = environ  # the task's effective environment: proxies and CA bundle come from it
 
@@ -116,9 +118,13 @@ def rotate_psk(request, client, check_mode=False, diff=False, now=None):
             result["diff"] = _diff(before, before, tunnel_id)
         return result
 
-    answer = client.call(
-        "POST", f"{tunnels_path(request.account_id)}/{tunnel_id}/psk_generate",
-        params={"validate_only": "true"} if check_mode else None, body={}, mutates=not check_mode)
+    if request.psk is not None:
+        # A key of the user's own: set through the bulk endpoint with one entry.
+        answer = set_one_psk(client, request.account_id, tunnel_id, request.psk, check_mode)
+    else:
+        answer = client.call(
+            "POST", f"{tunnels_path(request.account_id)}/{tunnel_id}/psk_generate",
+            params={"validate_only": "true"} if check_mode else None, body={}, mutates=not check_mode)
     if not isinstance(answer, dict):
         answer = {}
     result["changed"] = True
@@ -171,7 +177,7 @@ def diff_text(diff):
 
 def run_task(params, environ, check_mode=False, diff=False, pacing=None):
     """Run one ipsec_psk task from its validated options; failures come back as a failed result, never raised."""
-    secrets = [params.get("api_token"), params.get("api_key")]
+    secrets = [params.get("api_token"), params.get("api_key"), params.get("psk")]
     secrets += [environ.get("CLOUDFLARE_API_TOKEN"), environ.get("CLOUDFLARE_API_KEY")]
     try:
         request = RotationRequest(params, environ)

@@ -69,6 +69,16 @@ options:
         the stamp on the router only after it has loaded the key; the stamp holds no secret.
       - Costs one look-up request before the rotation when the tunnel is given by id.
     type: str
+  psk:
+    description:
+      - Set this key, from your own vault or HSM, instead of having Cloudflare generate one. It is sent
+        with C(POST /accounts/{account_id}/magic/ipsec_tunnels/psk) (one entry) and returned as RV(psk)
+        once Cloudflare applied it; a lost answer is re-sent with the same key, which converges.
+      - It must be non-empty, without control characters and without white space at either end;
+        otherwise the task fails before any request. A key Cloudflare refuses fails the task, and the
+        tunnel keeps its key.
+      - For many tunnels in one request, see M(cloudflare.magic.ipsec_psk_bulk).
+    type: str
 attributes:
   check_mode:
     support: full

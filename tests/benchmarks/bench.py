@@ -5,6 +5,8 @@
 2. API requests per rotated key (by id, by name, with max_age), from the emulator's record.
 3. A fleet rotation under a compressed quota, with ipsec_psk and with uri: 429s and time against the
    quota-bound minimum.
+4. The bulk path (ipsec_psk_bulk) against the per-tunnel path on a larger fleet, from one controller and
+   as four concurrent AWX job slices on one quota.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ REPO = TESTS.parent
 for path in (TESTS / "emulator", TESTS, Path(__file__).resolve().parent):
     sys.path.insert(0, str(path))
 
+import fleet_bulk  # noqa: E402
 import fleet_run  # noqa: E402
 import per_task  # noqa: E402
 import requests_per_key  # noqa: E402
@@ -41,6 +44,11 @@ def parse_args(argv=None):
     parser.add_argument("--block", type=float, default=15.0, help="compressed block after going over, seconds")
     parser.add_argument("--skip-fleet", action="store_true")
     parser.add_argument("--only-fleet", action="store_true")
+    parser.add_argument("--bulk-fleet", type=int, default=1000, help="tunnels in the bulk vs per-tunnel runs")
+    parser.add_argument("--bulk-slices", type=int, nargs="+", default=[1, 4],
+                        help="concurrent runs sharing the fleet in the bulk comparison (1: one controller)")
+    parser.add_argument("--skip-bulk", action="store_true")
+    parser.add_argument("--only-bulk", action="store_true")
     return parser.parse_args(argv)
 
 
@@ -68,10 +76,12 @@ def main(argv=None):
         os.environ["ANSIBLE_COLLECTIONS_PATH"] = collections_path(workdir)
         print(machine(), flush=True)
 
-        if not args.only_fleet:
+        if not args.only_fleet and not args.only_bulk:
             per_task_and_keys(args, workdir)
-        if not args.skip_fleet:
+        if not args.skip_fleet and not args.only_bulk:
             fleet(args, workdir)
+        if not args.skip_bulk and not args.only_fleet:
+            bulk(args, workdir)
     return 0
 
 
@@ -96,6 +106,22 @@ def fleet(args, workdir):
         print(result.line(), flush=True)
     print("span: first to last API request in the emulator's record; bound: (ceil(N/q) - 1) * w, the earliest "
           "the last request can pass; wall: the whole ansible-playbook run")
+
+
+def bulk(args, workdir):
+    print(f"\n== bulk vs per tunnel: {args.bulk_fleet} tunnels, {args.forks} forks, quota {args.quota} per "
+          f"{args.window:g} s, block {args.block:g} s ==", flush=True)
+    print(fleet_bulk.HEADER)
+    for slices in args.bulk_slices:
+        per_tunnel = fleet_bulk.run_path(workdir / f"per-tunnel-{slices}", "per-tunnel", args.bulk_fleet,
+                                         args.forks, args.quota, args.window, args.block, slices)
+        print(per_tunnel.line(), flush=True)
+        in_bulk = fleet_bulk.run_path(workdir / f"bulk-{slices}", "bulk", args.bulk_fleet, args.forks,
+                                      args.quota, args.window, args.block, slices)
+        print(in_bulk.line(per_tunnel), flush=True)
+    print("handed on: hosts whose key file holds the edge key; API s: first to last API request in the emulator's "
+          "record; wall s: the ansible-playbook run(s); API ratio: per-tunnel API s / bulk API s; xN: N "
+          "concurrent runs (AWX job slices), each with its own local_tmp and 1/N of the fleet")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ exactly the key in force, even when a credential occurs inside that key."""
 
 from __future__ import annotations
 
+import secrets as random_secrets
 from dataclasses import dataclass, field
 
 from cf_emulator import Fault
 
 from reliability.channels import VERBOSITIES, runner_text, syslog_env
 from reliability.common import FAST_RETRIES, tunnel_id
+from support.bulk import bulk_task, write_bulk_keys_task
 from support.playbooks import play, rotate_task, seed_account, write_psk_task
 
 CHANNELS = tuple(f"stdout -v{n}" for n in VERBOSITIES) + ("log_path", "runner events", "target syslog")
@@ -23,7 +25,7 @@ class LeakScenario:
     options: dict = field(default_factory=dict)
     args: tuple = ()  # extra ansible-playbook arguments
     env: str = "token"  # token | email_key
-    shape: str = "single"  # single | loop | module_defaults | bad_input
+    shape: str = "single"  # single | loop | module_defaults | bad_input | bulk | own_psk
     psk_holds_token: bool = False
 
 
@@ -46,6 +48,10 @@ LEAK_SCENARIOS = (
     LeakScenario("module_defaults", shape="module_defaults"),
     LeakScenario("email + Global API key", env="email_key"),
     LeakScenario("token inside the generated key", psk_holds_token=True),
+    # Names without "ipsec_psk": the test folder, which holds the name, shows up in the target syslog.
+    LeakScenario("bulk module, 3 tunnels", shape="bulk"),
+    LeakScenario("bulk module check mode", args=("--check",), shape="bulk"),
+    LeakScenario("own key given as psk", shape="own_psk"),
 )
 
 
@@ -90,6 +96,16 @@ def _build(scenario, emulator, playbooks, workdir):
         plays = play(_rotate(emulator, {"ipsec_tunnel_id": tid}), write_psk_task(router))
         plays[0]["vars"] = {"vault_token": playbooks.token}
         plays[0]["module_defaults"] = {"cloudflare.magic.ipsec_psk": {"api_token": "{{ vault_token }}"}}
+        return plays, env, {tid: router}
+    if scenario.shape == "bulk":
+        ids = [t["id"] for t in seed_account(emulator)["tunnels"][:3]]
+        folder = workdir / "bulk-routers"
+        task = bulk_task(emulator, register="rotation", ipsec_tunnel_ids=ids, **FAST_RETRIES)
+        return play(dict(task, ignore_errors=True), write_bulk_keys_task(folder, "rotation")), env, {
+            i: folder / i for i in ids}
+    if scenario.shape == "own_psk":
+        plays = play(_rotate(emulator, {"ipsec_tunnel_id": tid, "psk": "{{ vault_psk }}"}), write_psk_task(router))
+        plays[0]["vars"] = {"vault_psk": "own-" + random_secrets.token_urlsafe(24)}
         return plays, env, {tid: router}
     if scenario.shape == "bad_input":
         options = {"ipsec_tunnel_id": tid, "api_token": playbooks.token, "api_email": user["email"],

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from . import bulk
 from .auth import AuthOutcome, authorize
 from .envelope import ApiError, ok
 from .published import answered_tunnel, wants_new_hc_target
@@ -36,14 +37,14 @@ class ApiRequest:
 
 @dataclass(frozen=True)
 class Route:
-    name: str  # "list", "get" or "psk_generate"
+    name: str  # "list", "get", "psk_generate" or "psk_bulk"
     methods: tuple[str, ...]
     account_id: str
     tunnel_id: str | None = None
 
     @property
     def writes(self) -> bool:
-        return self.name == "psk_generate"
+        return self.name in ("psk_generate", "psk_bulk")
 
 
 def resolve(method: str, api_path: str) -> Route:
@@ -68,6 +69,8 @@ def _match(segments: list[str]) -> Route | None:
     account = segments[1]
     if len(segments) == 4:
         return Route("list", ("GET",), account)
+    if len(segments) == 5 and segments[4] == bulk.SEGMENT:
+        return Route("psk_bulk", ("POST",), account)
     if len(segments) == 5:
         return Route("get", ("GET",), account, segments[4])
     if len(segments) == 6 and segments[5] == "psk_generate":
@@ -98,6 +101,9 @@ def _handle(state: State, request: ApiRequest, auth: AuthOutcome, forced_psk: st
     new_hc_target = wants_new_hc_target(request.headers)
     if route.name == "list":
         return ok({"ipsec_tunnels": [answered_tunnel(t, new_hc_target) for t in state.list_tunnels(route.account_id)]})
+    if route.name == "psk_bulk":
+        validate_only = _validate_only(request.query)
+        return ok(bulk.set_psks(state, route.account_id, _require_json_object(request.body), validate_only))
     assert route.tunnel_id is not None
     tunnel = state.tunnel(route.tunnel_id, route.account_id)
     if tunnel is None:
@@ -133,3 +139,10 @@ def _require_no_body_or_json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ApiError.single(400, MALFORMED_JSON_CODE, "Malformed JSON in request body")
     return document
+
+
+def _require_json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object, for requests whose body carries their content (bulk PSKs); no body is refused."""
+    if not body.strip():
+        raise ApiError.single(400, MALFORMED_JSON_CODE, "Malformed JSON in request body")
+    return _require_no_body_or_json_object(body)

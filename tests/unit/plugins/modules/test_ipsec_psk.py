@@ -76,7 +76,7 @@ def test_doc_fragment_and_argspec_agree():
     for name, doc in documented.items():
         assert doc["type"] == spec[name]["type"], name
         assert doc.get("default") == spec[name].get("default"), name
-        assert bool(spec[name].get("no_log")) == (name in ("api_token", "api_key")), name
+        assert bool(spec[name].get("no_log")) == (name in ("api_token", "api_key", "psk")), name
     ArgumentSpecValidator(spec)  # the spec itself is well-formed
 
 
