@@ -39,9 +39,9 @@ COMPAT_PYVERSION ?= 3.11
 COMPAT_PYVERSION_2.20 ?= 3.12
 COMPAT_LINES ?= 2.16 2.17 2.18 2.19 2.20
 # Every line runs the loop x callback leak matrix: whether a loop's result is censored is ansible-core's
-# doing and changed within lines (docs/reliability.md). About 35-45 s a line on two cores.
+# doing and changed between and within lines (docs/reliability.md). 30-45 s a line on two shared cores.
 LOOP_MATRIX ?= tests/integration/test_loop_callbacks.py
-# The other unit, integration and AWX tests run on two lines only, to keep CI short (~4 min a line): 2.16,
+# The other unit, integration and AWX tests run on two lines only, to keep CI short: 2.16,
 # the oldest core API the collection admits, and 2.19, the first line with data tagging (templating and
 # no_log handling rewritten). On 2.17, 2.18 and 2.20 the loop matrix still runs the module end to end.
 COMPAT_FULL_LINES ?= 2.16 2.19
