@@ -66,6 +66,8 @@ class ActionModule(ActionBase):
             result.setdefault("warnings", []).append(pacing.problem)
         if "psk" in result:
             result["_ansible_no_log"] = True
+            # ansible-core < 2.19 censors a loop's combined result only when an item's task had no_log set.
+            self._task.no_log = True
             if result.get("diff"):
                 # Ansible drops a no_log result's diff; this one holds psk_metadata only, so show it here.
                 self._display.display(diff_text(result["diff"]))

@@ -1,7 +1,8 @@
 """`make reliability`: run the reliability matrices (the same pytest tests `make test` runs) and print
-one table of what each fault, bad input and leak cell came to.
+one table of what each fault, bad input and leak cell came to. Each ``--also PYTHON`` (a compat venv's
+interpreter) runs the loop x callback matrix on that venv's ansible-core too.
 
-    python tests/reliability/table.py [--markdown FILE] [pytest args...]
+    python tests/reliability/table.py [--markdown FILE] [--also PYTHON]... [pytest args...]
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+LOOP_TESTS = ["tests/integration/test_loop_callbacks.py"]
 TESTS = ["tests/integration/test_faults.py", "tests/integration/test_bad_input.py",
-         "tests/integration/test_leaks.py", "tests/integration/test_concurrency.py"]
+         "tests/integration/test_leaks.py", "tests/integration/test_concurrency.py", *LOOP_TESTS]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "emulator")]
 
 from reliability.leaks import CHANNELS  # noqa: E402
@@ -24,7 +26,7 @@ from reliability.record import RECORD_ENV  # noqa: E402
 
 def _rows(path):
     rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-    return {t: [r for r in rows if r["table"] == t] for t in ("faults", "bad_input", "leaks", "concurrency")}
+    return {t: [r for r in rows if r["table"] == t] for t in ("faults", "bad_input", "leaks", "concurrency", "loops")}
 
 
 def _table(header, rows):
@@ -50,6 +52,9 @@ def render(tables):
     out += ["", "### Leaks (occurrences of any generated key, the token or the Global API key)", "", _table(
         ["scenario", *CHANNELS, "router key == edge key"],
         [[r["scenario"], *(r[c] for c in CHANNELS), "yes" if r["keys_ok"] else "NO"] for r in leaks])]
+    out += ["", "### A registered loop x callbacks, on the oldest release of each core line", "",
+            "Occurrences of any generated key or the token in stdout, stderr, log_path and the files the callback "
+            "wrote; then whether each router file holds exactly its tunnel's edge key.", "", _loop_table(tables["loops"])]
     for r in tables["concurrency"]:
         out += ["", "### Concurrency", "",
                 f"{r['tunnels']} tunnels, {r['forks']} forks: {r['router_keys_equal_edge']}/{r['tunnels']} router "
@@ -58,22 +63,40 @@ def render(tables):
     return "\n".join(out)
 
 
+def _loop_table(rows):
+    def version(core):
+        return tuple(int(p) if p.isdigit() else 0 for p in core.split("."))
+    cores = sorted({r["core"] for r in rows}, key=version)
+    cells = {(r["callback"], r["core"]): f"{r['hits']}, {'yes' if r['keys_ok'] else 'NO'}" for r in rows}
+    callbacks = sorted({r["callback"] for r in rows}, key=lambda c: (c != "default", c))
+    return _table(["callback", *(f"ansible-core {c}" for c in cores)],
+                  [[cb, *(cells.get((cb, c), "not run") for c in cores)] for cb in callbacks])
+
+
 def main(argv):
-    markdown = None
-    if argv[:1] == ["--markdown"]:
-        markdown, argv = argv[1], argv[2:]
+    markdown, also = None, []
+    while argv[:1] in (["--markdown"], ["--also"]):
+        if argv[0] == "--markdown":
+            markdown = argv[1]
+        else:
+            also.append(argv[1])
+        argv = argv[2:]
     with tempfile.TemporaryDirectory() as work:
         record = os.path.join(work, "rows.jsonl")
         env = dict(os.environ, **{RECORD_ENV: record})
-        command = [sys.executable, "-m", "pytest", *TESTS, "-q", "-p", "no:cacheprovider", *(argv or ["-n", "2"])]
-        done = subprocess.run(command, cwd=ROOT, env=env, check=False)
+        options = ["-q", "-p", "no:cacheprovider", *(argv or ["-n", "2"])]
+        done = subprocess.run([sys.executable, "-m", "pytest", *TESTS, *options], cwd=ROOT, env=env, check=False)
+        failed = done.returncode
+        for python in also:
+            failed = failed or subprocess.run([python, "-m", "pytest", *LOOP_TESTS, *options], cwd=ROOT, env=env,
+                                              check=False).returncode
         text = render(_rows(record)) if os.path.exists(record) else "(no rows recorded)"
     print(text)
     if markdown:
         doc = Path(markdown)
         head = doc.read_text().split("<!-- table -->")[0] if doc.exists() else ""
         doc.write_text(head + "<!-- table -->\n" + text + "\n")
-    return done.returncode
+    return failed
 
 
 if __name__ == "__main__":

@@ -1,0 +1,25 @@
+"""A registered ipsec_psk loop shows no key and no token in any callback, on every core line: `make test`
+runs this file in each line's venv (docs/reliability.md shows the matrix)."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.release import __version__ as ansible_core
+
+from reliability.callbacks import CALLBACKS
+from reliability.loops import TUNNELS, run_loop_cell
+from reliability.record import record
+
+
+@pytest.mark.parametrize("callback", CALLBACKS, ids=[c.name for c in CALLBACKS])
+def test_loop_callbacks(callback, emulator, playbooks, tmp_path):
+    seen = run_loop_cell(callback, emulator, playbooks, tmp_path)
+    record("loops", core=ansible_core, callback=callback.name, keys_ok=seen.keys_ok, hits=sum(seen.hits.values()),
+           **seen.hits)
+    assert seen.returncode == 0, "the playbook failed"
+    assert seen.keys == TUNNELS, "the emulator did not answer with one key per tunnel"
+    assert seen.callback_saw_rotation, f"{callback.name} showed nothing of the rotation task"
+    leaking = {c: n for c, n in seen.hits.items() if n}
+    assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
+    ok = seen.keys_ok
+    assert ok, "a router file does not hold exactly its tunnel's edge key"

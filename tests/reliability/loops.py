@@ -1,0 +1,56 @@
+"""The loop x callback matrix: one registered ipsec_psk task loops over tunnels, a router play takes each
+item's key from the registered results, and every callback's output is searched for every key the
+emulator answered with and for the token. Run on the oldest release of every admitted core line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reliability.callbacks import collections_path, written_files
+from reliability.common import FAST_RETRIES
+from support.playbooks import rotate_task, seed_account
+
+TUNNELS = 2
+ROUTER = "router"  # a second inventory host, so that tree's per-host file keeps the rotation's own result
+ROTATE = "Rotate the tunnels' keys"
+
+
+def plays(emulator, workdir, names):
+    rotate = dict(rotate_task(emulator, ipsec_tunnel_name="{{ item }}", **FAST_RETRIES), name=ROTATE, loop=names)
+    handoff = {"name": "Hand each key to the router", "ansible.builtin.copy": {
+        "content": "{{ item.psk }}", "dest": f"{workdir}/router-{{{{ item.ipsec_tunnel_id }}}}", "mode": "0600"},
+        "loop": "{{ hostvars['localhost'].rotation.results }}", "loop_control": {"label": "{{ item.item }}"},
+        "no_log": True, "when": "item.psk is defined"}
+    return [{"name": "Rotate", "hosts": "localhost", "gather_facts": False, "tasks": [rotate]},
+            {"name": "Configure the router", "hosts": ROUTER, "gather_facts": False, "tasks": [handoff]}]
+
+
+@dataclass
+class LoopOutcome:
+    returncode: int
+    keys: int  # keys the emulator answered with during the run
+    hits: dict  # channel (stdout+stderr, log_path, callback files) -> occurrences of any key or the token
+    files: int  # files the callback wrote
+    callback_saw_rotation: bool  # the callback's output covers the rotation task (so the search means something)
+    keys_ok: bool  # every router file holds exactly its tunnel's edge key
+
+
+def run_loop_cell(callback, emulator, playbooks, workdir, verbosity=3):
+    tunnels = seed_account(emulator)["tunnels"][:TUNNELS]
+    folder = workdir / "callback-output"
+    env = dict(callback.environment(folder), ANSIBLE_COLLECTIONS_PATH=collections_path())
+    run = playbooks.run(plays(emulator, workdir, [t["name"] for t in tunnels]), "-i", f"{ROUTER},",
+                        env=env, verbosity=verbosity)
+    files = written_files(folder)
+    secrets = [*emulator.generated_psks(), playbooks.token]
+
+    def count(text):
+        return sum(text.count(s) for s in secrets if s)
+    shown = "\n".join(files.values()) if callback.folder_option else run.stdout
+    saw = ROTATE in shown or (callback.name == "ansible.builtin.tree" and "localhost" in files)
+    routers = [(workdir / f"router-{t['id']}", emulator.edge_psk(t["id"])) for t in tunnels]
+    keys_ok = all(edge is not None and path.exists() and path.read_text() == edge for path, edge in routers)
+    return LoopOutcome(returncode=run.returncode, keys=len(emulator.generated_psks()),
+                       hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
+                             "callback files": sum(count(t) for t in files.values())},
+                       files=len(files), callback_saw_rotation=saw, keys_ok=keys_ok)
