@@ -93,20 +93,22 @@ def test_example_playbook_through_ansible_runner_hands_the_key_and_leaks_nothing
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
         "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
     })
+    tunnel = next(t for t in seed_account(emulator)["tunnels"] if t["name"] == "tunnel_nyc_01")
     run = ansible_runner.run(
         private_data_dir=str(tmp_path / "runner"),
         playbook=str(EXAMPLE),
-        inventory="localhost ansible_connection=local",
+        # As AWX's own localhost host: local connection, the execution environment's Python.
+        inventory="localhost ansible_connection=local ansible_python_interpreter='{{ ansible_playbook_python }}'",
         envvars=env,
+        # Cloudflare's psk_generate answer has no ipsec_id: the job template gives the router's identity.
         extravars={"swanctl_conf_dir": str(conf_dir), "swanctl_load": False,
-                   "cloudflare_ca_path": emulator.ca_file},
+                   "cloudflare_ca_path": emulator.ca_file, "router_ike_id": emulator.ipsec_id(tunnel["id"])},
         process_isolation=False,
         quiet=True,
     )
     stdout = run.stdout.read()
     assert run.status == "successful", stdout[-3000:]
 
-    tunnel = next(t for t in seed_account(emulator)["tunnels"] if t["name"] == "tunnel_nyc_01")
     edge = emulator.edge_psk(tunnel["id"])
     conf = (conf_dir / "cloudflare-tunnel_nyc_01.conf").read_text()
     # The template writes the key base64-encoded (swanctl's 0s prefix).
