@@ -43,10 +43,10 @@ def test_timeout_bounds_a_trickling_answer(playbooks, tmp_path):
 
 
 def test_timeout_bounds_trickling_headers():
-    from ansible_collections.cloudflare.magic.plugins.module_utils._api import CloudflareClient
-    from ansible_collections.cloudflare.magic.plugins.module_utils._auth import Credentials
+    from ansible_collections.cloudflare.magic.plugins.module_utils._client import CloudflareClient
+    from ansible_collections.cloudflare.magic.plugins.module_utils._options import Credentials
     from ansible_collections.cloudflare.magic.plugins.module_utils._errors import KeyStateUnknown
-    from ansible_collections.cloudflare.magic.plugins.module_utils._retry import RetryPolicy
+    from ansible_collections.cloudflare.magic.plugins.module_utils._client import RetryPolicy
 
     with ScriptedServer(trickle_headers(every=0.5, limit=30.0)) as server:
         client = CloudflareClient(server.base_url, Credentials(api_token="t" * 40), timeout=2,
@@ -92,10 +92,10 @@ def test_a_huge_duration_is_an_option_error_and_nothing_is_sent(playbooks, emula
 # Runs the collection's client alone in a fresh Python, so that its peak memory is its own.
 _MEASURE = textwrap.dedent("""
     import json, resource, sys
-    from ansible_collections.cloudflare.magic.plugins.module_utils._api import CloudflareClient
-    from ansible_collections.cloudflare.magic.plugins.module_utils._auth import Credentials
+    from ansible_collections.cloudflare.magic.plugins.module_utils._client import CloudflareClient
+    from ansible_collections.cloudflare.magic.plugins.module_utils._options import Credentials
     from ansible_collections.cloudflare.magic.plugins.module_utils._errors import CloudflareMagicError
-    from ansible_collections.cloudflare.magic.plugins.module_utils._retry import RetryPolicy
+    from ansible_collections.cloudflare.magic.plugins.module_utils._client import RetryPolicy
     client = CloudflareClient(sys.argv[1], Credentials(api_token="t" * 40), timeout=60,
                               retry=RetryPolicy(retries=0))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

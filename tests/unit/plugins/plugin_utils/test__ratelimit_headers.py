@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ansible_collections.cloudflare.magic.plugins.plugin_utils._ratelimit_headers import read_rate_limit
+from ansible_collections.cloudflare.magic.plugins.module_utils._client import read_rate_limit
 
 
 class Headers(dict):
