@@ -92,12 +92,16 @@ class FakePacing:
         self.before = 0
         self.observed = []
         self.problem = None
+        self.closed = False
 
     def before_request(self, bucket):
         self.before += 1
 
     def observe(self, bucket, rate_limit, status):
         self.observed.append((rate_limit, status))
+
+    def close(self):
+        self.closed = True
 
 
 def fake_client(session, pacing=None, clock=None, **retry):
