@@ -70,10 +70,6 @@ class ApiError(CloudflareMagicError):
         super().__init__(message)
 
     @property
-    def codes(self):
-        return [e["code"] for e in self.errors]
-
-    @property
     def may_have_been_applied(self):
         # A server-side failure or a 2xx whose body could not be read may follow a persisted change; a
         # readable refusal (4xx, 429, a 200 with success: false) says that nothing was done.

@@ -24,7 +24,7 @@ def test_success_returns_result():
 def test_success_false_on_200_is_a_failure_with_codes():
     with pytest.raises(ApiError) as info:
         parse_envelope(200, JSON, envelope(False, errors=[{"code": 1001, "message": "nope"}]), NO_LIMIT)
-    assert info.value.codes == [1001]
+    assert [e["code"] for e in info.value.errors] == [1001]
     assert "HTTP 200: success: false ([1001] nope)" in str(info.value)
 
 

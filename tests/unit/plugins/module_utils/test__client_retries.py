@@ -81,7 +81,7 @@ def test_the_same_failures_of_a_call_that_changes_nothing_are_plain_errors():
 
 def test_a_readable_refusal_is_not_retried_and_says_the_key_stayed():
     error, session, clock, _pacing = call(refused(403, 10000, "Authentication error"))
-    assert isinstance(error, ApiError) and error.codes == [10000] and str(error).endswith(KEY_UNCHANGED)
+    assert isinstance(error, ApiError) and [e["code"] for e in error.errors] == [10000] and str(error).endswith(KEY_UNCHANGED)
     assert len(session.sent) == 1 and clock.slept == []
 
 
