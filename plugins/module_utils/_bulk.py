@@ -111,6 +111,7 @@ class BulkRequest:
             checked[key.lower() if is_id else key] = check(f"{option}[{key}]", value)
         return checked
 
+
 def _check_stamp(option, value):
     if value == "":
         return value  # the router holds no key from this collection

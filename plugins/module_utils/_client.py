@@ -358,7 +358,6 @@ def connect(connection, pacing=None):
 
 
 # --- the retry policy ---------------------------------------------------------------------------
-
 class RetryPolicy:
     """Bounded retries: ``retries`` extra attempts, all within ``max_time`` seconds.
 
@@ -412,9 +411,7 @@ class RetryPolicy:
         return base * (0.5 + self.rng.random() / 2)
 
 
-
 # --- reading answers: the envelope, HTML error pages, rate-limit headers ------------------------
-
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -544,9 +541,7 @@ def _retry_after(raw):
     return None if seconds is None else float(math.ceil(seconds))
 
 
-
 # --- proxies, decided from the task's environment -----------------------------------------------
-
 def _variable(environ, name):
     # The lower-case name wins over the upper-case one, as in urllib and curl.
     for key in (name.lower(), name.upper()):

@@ -201,7 +201,6 @@ class Connection:
 
 
 # --- credentials --------------------------------------------------------------------------------
-
 OPTION_NAMES = ("api_token", "api_email", "api_key")
 ENV_NAMES = ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY")
 
@@ -286,7 +285,6 @@ def resolve_credentials(params, environ):
 
 
 # --- ages and timestamps (max_age, psk_metadata.last_generated_on) ------------------------------
-
 _DURATION = re.compile(r"\A\s*(\d+)\s*([dhms]?)\s*\Z")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
 MAX_AGE_DAYS = 36500  # far inside what timedelta and datetime arithmetic can hold

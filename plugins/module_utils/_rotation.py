@@ -94,7 +94,6 @@ def find_tunnel_by_name(client, account_id, name):
 
 
 # --- setting keys of our own (the bulk endpoint) ------------------------------------------------
-
 def check_psk(option, psk):
     """Return ``psk`` if it can be a tunnel key, else raise OptionError; the message never quotes the key."""
     if not isinstance(psk, str):
@@ -143,7 +142,6 @@ def set_one_psk(client, account_id, tunnel_id, psk, check_mode=False):
 
 
 # --- rotating one tunnel's key ------------------------------------------------------------------
-
 class RotationRequest:
     """Validated options of one ipsec_psk task; building it sends nothing."""
 

@@ -5,8 +5,6 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._errors import Ap
 from support.fakes import policy
 
 
-
-
 def test_server_errors_back_off_exponentially_with_jitter():
     p = policy(backoff=1.0, backoff_max=30.0)
     waits = [p.wait_before_retry(ApiError(502, [], "x"), n, 1000) for n in (1, 2, 3, 4)]

@@ -83,4 +83,3 @@ def test_invalid_options_fail_without_running_and_without_the_secret(action_clas
                                args={"api_token": TOKEN, "no_such_option": 1})
     assert result["failed"] and "no_such_option" in result["msg"] and result["msg"].count(TOKEN) == 0
     assert made == [] and action._task.no_log is False
-
