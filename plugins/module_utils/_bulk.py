@@ -12,18 +12,10 @@ from __future__ import annotations
 
 import base64
 import secrets
-import unicodedata
 from datetime import datetime, timezone
 
-from ansible_collections.cloudflare.magic.plugins.module_utils._api import CloudflareClient
-from ansible_collections.cloudflare.magic.plugins.module_utils._auth import resolve_credentials
-from ansible_collections.cloudflare.magic.plugins.module_utils._durations import (
-    is_older_than,
-    parse_instant,
-    parse_max_age,
-)
+from ansible_collections.cloudflare.magic.plugins.module_utils._client import connect
 from ansible_collections.cloudflare.magic.plugins.module_utils._errors import (
-    ApiError,
     CloudflareMagicError,
     OptionError,
     TunnelLookupError,
@@ -32,11 +24,18 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._errors import (
 from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
     CONNECTION_SPEC,
     IDENTIFIER,
-    check_connection,
+    Connection,
     check_identifier,
+    is_older_than,
+    parse_instant,
+    parse_max_age,
 )
-from ansible_collections.cloudflare.magic.plugins.module_utils._retry import RetryPolicy
-from ansible_collections.cloudflare.magic.plugins.module_utils._tunnels import tunnels_path
+from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import (
+    check_psk,
+    failures_as_result,
+    list_tunnels,
+    set_psks,
+)
 
 # 100 keys make a body of about 10 KB: a lost answer re-sends little, and 1,000 tunnels still take only
 # 10 requests, under 1% of Cloudflare's 1,200 per 5 minutes. Cloudflare documents no largest batch.
@@ -63,62 +62,12 @@ def new_psk():
     return base64.urlsafe_b64encode(secrets.token_bytes(GENERATED_PSK_BYTES)).rstrip(b"=").decode("ascii")
 
 
-def check_psk(option, psk):
-    """Return ``psk`` if it can be a tunnel key, else raise OptionError; the message never quotes the key."""
-    if not isinstance(psk, str):
-        raise OptionError(option, "must be a string", "Quote the key.")
-    if psk == "":
-        raise OptionError(option, "is empty", "Give the key, or leave the option unset to have one generated.")
-    if psk != psk.strip():
-        raise OptionError(option, "begins or ends with white space", "Remove the white space around the key.")
-    if any(unicodedata.category(c) == "Cc" for c in psk):
-        raise OptionError(option, "holds a control character (a line break, a tab...)",
-                          "Give the key on one line, without control characters.")
-    return psk
-
-
-def bulk_path(account_id):
-    return f"{tunnels_path(account_id)}/psk"
-
-
-def set_psks(client, account_id, entries, check_mode):
-    """One POST of ``entries`` (``[{"id", "psk"}]``); return ``(applied, unapplied)`` as Cloudflare answered."""
-    answer = client.call("POST", bulk_path(account_id), params={"validate_only": "true"} if check_mode else None,
-                         body={"psks": entries}, mutates=not check_mode)
-    if not isinstance(answer, dict):
-        raise ApiError(200, [], "the answer to setting keys holds no result object")
-    applied = answer.get("successfully_applied_psks") or {}
-    unapplied = answer.get("unapplied_psks") or {}
-    if not isinstance(applied, dict) or not isinstance(unapplied, dict):
-        raise ApiError(200, [], "the answer to setting keys is not in Cloudflare's documented shape")
-    return applied, unapplied
-
-
-class KeyRefused(CloudflareMagicError):
-    """Cloudflare took the request but did not apply the key: the tunnel keeps its key."""
-
-
-def set_one_psk(client, account_id, tunnel_id, psk, check_mode=False):
-    """``ipsec_psk`` with ``psk``: the bulk endpoint with one entry; the applied entry, like a psk_generate answer."""
-    applied, unapplied = set_psks(client, account_id, [{"id": tunnel_id, "psk": psk}], check_mode)
-    entry = applied.get(tunnel_id)
-    if isinstance(entry, dict):
-        # The answer echoes the key we sent; hand on ours, which is the one sent and now in force.
-        return dict(entry, psk=psk)
-    reason = unapplied.get(tunnel_id, "no reason given")
-    raise KeyRefused(redact(f"Cloudflare did not apply the key given in psk to tunnel {tunnel_id}: {reason}. "
-                            "The tunnel's pre-shared key was not changed.", [psk]))
-
-
 class BulkRequest:
     """Validated options of one ipsec_psk_bulk task; building it sends nothing."""
 
     def __init__(self, params, environ):
-        checked = check_connection(params)
-        self.credentials = resolve_credentials(params, environ)
-        self.account_id = checked["account_id"]
-        self.base_url = checked["api_base_url"]
-        self.params = checked
+        self.connection = Connection(params, environ)
+        self.account_id = self.connection.account_id
         self.by_name = params.get("ipsec_tunnel_names") is not None
         self.wanted = self._tunnels(params)
         self.max_age = parse_max_age(params["max_age"]) if params.get("max_age") is not None else None
@@ -162,15 +111,6 @@ class BulkRequest:
             checked[key.lower() if is_id else key] = check(f"{option}[{key}]", value)
         return checked
 
-    def client(self, pacing=None):
-        p = self.params
-        return CloudflareClient(
-            self.base_url, self.credentials, timeout=p["timeout"], validate_certs=p["validate_certs"],
-            ca_path=p.get("ca_path"), pacing=pacing,
-            retry=RetryPolicy(retries=p["retries"], max_time=p["retry_max_time"],
-                              rate_limit_max_wait=p["rate_limit_max_wait"],
-                              backoff=p.get("retry_backoff", 1.0), backoff_max=p.get("retry_backoff_max", 30.0)))
-
 
 def _check_stamp(option, value):
     if value == "":
@@ -186,7 +126,7 @@ def _check_stamp(option, value):
 
 def rotate_fleet(request, client, check_mode=False, now=None):
     """Set the keys of every tunnel that needs one, in batches; return the task result."""
-    tunnels = _list_tunnels(client, request.account_id)
+    tunnels = list_tunnels(client, request.account_id)
     targets = _resolve(request, tunnels)
     _check_keys_name_targets(request, targets)
     now = now or datetime.now(timezone.utc)
@@ -268,14 +208,6 @@ def _label(tunnel_id, name):
     return f"{name} ({tunnel_id})" if name else tunnel_id
 
 
-def _list_tunnels(client, account_id):
-    result = client.call("GET", tunnels_path(account_id))
-    tunnels = result.get("ipsec_tunnels") if isinstance(result, dict) else None
-    if not isinstance(tunnels, list):
-        raise ApiError(200, [], "the tunnel list answer has no ipsec_tunnels list")
-    return [t for t in tunnels if isinstance(t, dict) and isinstance(t.get("id"), str)]
-
-
 def _resolve(request, tunnels):
     """``[(tunnel_id, tunnel or None)]`` in the order asked; names must each match exactly one tunnel."""
     if not request.by_name:
@@ -328,20 +260,18 @@ def _same_instant(a, b):
 
 
 def run_bulk_task(params, environ, check_mode=False, pacing=None):
-    """Run one ipsec_psk_bulk task; failures come back as a failed result, never raised."""
-    secrets_ = [params.get("api_token"), params.get("api_key")]
-    secrets_ += [environ.get("CLOUDFLARE_API_TOKEN"), environ.get("CLOUDFLARE_API_KEY")]
-    secrets_ += [v for v in (params.get("psks") or {}).values() if isinstance(v, str)]
-    try:
-        request = BulkRequest(params, environ)
-        return rotate_fleet(request, request.client(pacing=pacing), check_mode=check_mode)
-    except CloudflareMagicError as error:
-        failed = {"failed": True, "changed": False, "msg": redact(str(error), secrets_)}
-        failed.update(error.result_fields())
-        if failed.get("rotated"):
-            failed["changed"] = True
-        return failed
-    except Exception as error:  # noqa: BLE001 - a traceback could carry a secret; report the kind only
-        return {"failed": True, "changed": False,
-                "msg": f"Unexpected {type(error).__name__} in cloudflare.magic.ipsec_psk_bulk: which tunnels' "
-                       "keys changed is unknown, so rotate them again. Please report this (without secrets)."}
+    """Run one ipsec_psk_bulk task; failures come back as a failed result, never raised.
+
+    ``pacing``, when given, makes the client's pacing hook from the validated ``Connection``.
+    """
+    result = failures_as_result(
+        IPSEC_PSK_BULK_SPEC, params, environ, lambda: _rotate_from(BulkRequest(params, environ), check_mode, pacing),
+        "cloudflare.magic.ipsec_psk_bulk: which tunnels' keys changed is unknown, so rotate them again")
+    if result.get("rotated"):
+        result["changed"] = True  # a failure after earlier batches were applied
+    return result
+
+
+def _rotate_from(request, check_mode, pacing):
+    client = connect(request.connection, pacing(request.connection) if pacing else None)
+    return rotate_fleet(request, client, check_mode=check_mode)

@@ -1,15 +1,20 @@
 # Copyright: cloudflare.magic contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Errors of the cloudflare.magic collection. For internal collection use only.
+"""Errors of the cloudflare.magic collection, and what each one means for a retry. For internal collection use only.
 
 Every message built here is shown to a user, so none may hold a secret: messages are made from
 option names, identifiers, HTTP statuses and Cloudflare's own error codes and texts, and pass
 through ``redact`` before they leave the collection.
+
+The two rules the client's retry loop lives by are properties of the errors, written once here:
+``retryable`` (may another attempt get a better answer?) and ``may_have_been_applied`` (may the
+request have been carried out although its answer is lost or unreadable?).
 """
 
 from __future__ import annotations
 
 REDACTED = "********"
+KEY_UNCHANGED = "The tunnel's pre-shared key was not changed."
 
 
 def redact(text, secrets):
@@ -23,6 +28,10 @@ def redact(text, secrets):
 class CloudflareMagicError(Exception):
     """Base class: ``str(error)`` is a complete, secret-free message for the task result."""
 
+    retryable = False
+    may_have_been_applied = False
+    timed_rate_limit = False
+
     def result_fields(self):
         """Extra fields for the failed task's result (never secrets)."""
         return {}
@@ -32,7 +41,6 @@ class OptionError(CloudflareMagicError):
     """Input rejected before any request is sent."""
 
     def __init__(self, option, problem, fix):
-        self.option = option
         super().__init__(f"{option}: {problem}. {fix}")
 
 
@@ -40,7 +48,8 @@ class TransportError(CloudflareMagicError):
     """No usable HTTP answer came back (refused, reset, timeout, TLS failure)."""
 
     def __init__(self, message, request_sent=False, retryable=True):
-        self.request_sent = request_sent
+        # A request that left us may have been carried out even though no answer came back.
+        self.may_have_been_applied = request_sent
         self.retryable = retryable
         super().__init__(message)
 
@@ -61,8 +70,19 @@ class ApiError(CloudflareMagicError):
         super().__init__(message)
 
     @property
-    def codes(self):
-        return [e["code"] for e in self.errors]
+    def may_have_been_applied(self):
+        # A server-side failure or a 2xx whose body could not be read may follow a persisted change; a
+        # readable refusal (4xx, 429, a 200 with success: false) says that nothing was done.
+        return self.status >= 500 or (200 <= self.status < 300 and not self.readable)
+
+    @property
+    def retryable(self):
+        return self.status == 429 or self.may_have_been_applied
+
+    @property
+    def timed_rate_limit(self):
+        """A 429 that says how long to wait (Retry-After)."""
+        return self.status == 429 and self.retry_after is not None
 
     def result_fields(self):
         return {"status": self.status, "cloudflare_errors": self.errors}
@@ -74,9 +94,6 @@ class TunnelLookupError(CloudflareMagicError):
 
 class KeyStateUnknown(CloudflareMagicError):
     """A key may have been generated but its answer never arrived: the tunnel's key is now unknown."""
-
-
-KEY_UNCHANGED = "The tunnel's pre-shared key was not changed."
 
 
 def note_key_unchanged(error):

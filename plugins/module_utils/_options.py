@@ -1,17 +1,27 @@
 # Copyright: cloudflare.magic contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Option specs and the checks that reject bad input before any request. For internal collection use only.
+"""The options of the collection's modules and every check made on them before a request is sent.
+For internal collection use only.
 
-The connection and authentication options are declared once here and once in the doc fragment
-``cloudflare.magic.connection``; a unit test keeps the two in step.
+Here are the argument specs (each default is given once, in the spec; the doc fragment
+``cloudflare.magic.connection`` documents the same options and a unit test keeps the two in step),
+the credentials, ages and timestamps, and ``Connection``: a task's validated connection options,
+from which the client and the controller's pacing are built. Which values are secret is said once,
+by ``no_log`` in the specs and ``SECRET_ENV_NAMES``; ``task_secrets`` collects them for redaction.
+
+Explicit credential options win over the environment as a whole, so a play that passes ``api_email``
+and ``api_key`` is not tripped up by a ``CLOUDFLARE_API_TOKEN`` left in the environment, and the other
+way round. Within one source, exactly one method must be given.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 import os
 import re
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback
@@ -21,7 +31,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._errors import Op
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 IDENTIFIER = re.compile(r"\A[0-9a-f]{32}\Z")
 
-# Credentials are resolved by _auth.resolve_credentials rather than by env_fallback, so that explicit
+# Credentials are resolved by resolve_credentials rather than by env_fallback, so that explicit
 # options win over the environment as a whole; their env variables are documented in the fragment.
 CONNECTION_SPEC = dict(
     account_id=dict(type="str", fallback=(env_fallback, ["CLOUDFLARE_ACCOUNT_ID"])),
@@ -138,7 +148,7 @@ def with_env_fallbacks(args, environ, spec=None):
 
 
 def check_connection(params):
-    """Check the connection options; return them normalised. Credentials are checked by _auth."""
+    """Check the connection options; return them normalised. Credentials are checked by resolve_credentials."""
     checked = dict(params)
     checked["account_id"] = check_identifier("account_id", params.get("account_id"), "CLOUDFLARE_ACCOUNT_ID")
     checked["api_base_url"] = check_base_url(params.get("api_base_url"))
@@ -148,9 +158,9 @@ def check_connection(params):
     if max_wait is None or math.isnan(max_wait) or max_wait < 0 or math.isinf(max_wait) or max_wait > MAX_SECONDS:
         raise OptionError("rate_limit_max_wait", f"must be zero or more seconds, at most {MAX_SECONDS:g}",
                           "Give how long a rate-limited task may wait, e.g. 310; 0 fails at once.")
-    check_positive("retry_backoff", params.get("retry_backoff", 1.0),
+    check_positive("retry_backoff", params.get("retry_backoff"),
                    "Give the seconds to wait before the first retry, e.g. 1.")
-    check_positive("retry_backoff_max", params.get("retry_backoff_max", 30.0),
+    check_positive("retry_backoff_max", params.get("retry_backoff_max"),
                    "Give the longest wait between two attempts in seconds, e.g. 30.")
     if params.get("retries") is None or not 0 <= params["retries"] <= 20:
         raise OptionError("retries", "must be between 0 and 20", "Give how many times to retry, e.g. 4.")
@@ -158,7 +168,171 @@ def check_connection(params):
     if ca_path is not None and not os.path.isfile(ca_path):
         raise OptionError("ca_path", f"names no readable file ({ca_path})",
                           "Give the path of a PEM file holding the CA certificate(s) to trust.")
-    if ca_path is not None and not params.get("validate_certs", True):
+    if ca_path is not None and not params["validate_certs"]:
         raise OptionError("ca_path", "is set while validate_certs is false",
                           "Keep validate_certs true to have the CA bundle used.")
     return checked
+
+
+# The variables that hold a credential's secret part (CLOUDFLARE_EMAIL is not secret).
+SECRET_ENV_NAMES = ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY")
+
+
+def task_secrets(spec, params, environ):
+    """Every secret value a task was given: its ``no_log`` options (a dict option's values) and the
+    credential variables of its environment, for ``redact``."""
+    found = [environ.get(name) for name in SECRET_ENV_NAMES]
+    for option, option_spec in spec.items():
+        value = params.get(option)
+        if option_spec.get("no_log") and value is not None:
+            found += list(value.values()) if isinstance(value, dict) else [value]
+    return [value for value in found if isinstance(value, str) and value]
+
+
+class Connection:
+    """The validated connection and authentication options of one task; building it sends nothing."""
+
+    def __init__(self, params, environ):
+        self.options = check_connection(params)
+        self.credentials = resolve_credentials(params, environ)
+        self.account_id = self.options["account_id"]
+        self.base_url = self.options["api_base_url"]
+        self.environ = environ  # the task's effective environment: proxies and CA bundle come from it
+
+
+# --- credentials --------------------------------------------------------------------------------
+OPTION_NAMES = ("api_token", "api_email", "api_key")
+ENV_NAMES = ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY")
+
+
+class Credentials:
+    """An API token, or an account email with its Global API key."""
+
+    def __init__(self, api_token=None, api_email=None, api_key=None):
+        self.api_token = api_token
+        self.api_email = api_email
+        self.api_key = api_key
+
+    @property
+    def method(self):
+        return "api_token" if self.api_token else "api_email+api_key"
+
+    def headers(self):
+        if self.api_token:
+            return {"Authorization": f"Bearer {self.api_token}"}
+        return {"X-Auth-Email": self.api_email, "X-Auth-Key": self.api_key}
+
+    def secrets(self):
+        """The values that must never be shown anywhere."""
+        return [s for s in (self.api_token, self.api_key) if s]
+
+    @property
+    def bucket(self):
+        """A one-way name for this credential, for sharing rate-limit state without the secret."""
+        material = self.api_token or f"{self.api_email}\n{self.api_key}"
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()[:24]
+
+    def __repr__(self):
+        return f"Credentials(method={self.method})"
+
+
+def _credentials_from(source, names, where):
+    token_name, email_name, key_name = names
+    token, email, key = (source.get(n) for n in names)
+    for name, value in zip(names, (token, email, key)):
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise OptionError(name, f"must be a string {where}", "Quote the value.")
+        if value.strip() == "":
+            raise OptionError(name, f"is empty {where}", "Give the value, or leave the option unset.")
+        if value != value.strip() or any(c in value for c in "\r\n"):
+            raise OptionError(name, f"has white space or a line break around or inside it {where}",
+                              "Give the value exactly as Cloudflare shows it.")
+    if token and (email or key):
+        raise OptionError(
+            f"{token_name} / {email_name}, {key_name}",
+            f"two authentication methods were given {where}",
+            f"Give either {token_name}, or {email_name} with {key_name}, not both.",
+        )
+    if token:
+        return Credentials(api_token=token)
+    if email or key:
+        missing = key_name if not key else email_name
+        if not (email and key):
+            raise OptionError(missing, f"is missing {where}: {email_name} and {key_name} go together",
+                              f"Give both, or use {token_name} instead.")
+        return Credentials(api_email=email, api_key=key)
+    return None
+
+
+def resolve_credentials(params, environ):
+    """Return the ``Credentials`` to use, or raise ``OptionError`` naming the option and the fix."""
+    explicit = _credentials_from(params, OPTION_NAMES, "in the task's options")
+    if explicit is not None:
+        return explicit
+    # An empty variable counts as unset: AWX renders an unfilled credential field as "".
+    environ = {name: environ.get(name) or None for name in ENV_NAMES}
+    from_env = _credentials_from(environ, ENV_NAMES, "in the environment")
+    if from_env is not None:
+        return from_env
+    raise OptionError(
+        "api_token",
+        "no Cloudflare credentials were given",
+        "Set api_token (or CLOUDFLARE_API_TOKEN), or api_email with api_key "
+        "(or CLOUDFLARE_EMAIL with CLOUDFLARE_API_KEY).",
+    )
+
+
+# --- ages and timestamps (max_age, psk_metadata.last_generated_on) ------------------------------
+_DURATION = re.compile(r"\A\s*(\d+)\s*([dhms]?)\s*\Z")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
+MAX_AGE_DAYS = 36500  # far inside what timedelta and datetime arithmetic can hold
+_INSTANT = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))\Z")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def parse_max_age(value):
+    """``90d``, ``12h``, ``30m``, ``45s`` or plain seconds, as a ``timedelta``; OptionError otherwise."""
+    match = _DURATION.match(f"{value}")
+    if not match or int(match.group(1)) == 0:
+        raise OptionError("max_age", f"{value!r} is not a positive duration",
+                          "Write it as a whole number with d, h, m or s (90d, 12h, 30m), or as seconds.")
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_AGE_DAYS * 86400:
+        raise OptionError("max_age", f"is longer than {MAX_AGE_DAYS} days (100 years)",
+                          "Give a shorter age, such as 90d; to never rotate, skip the task instead.")
+    return timedelta(seconds=seconds)
+
+
+def parse_instant(value):
+    """An RFC 3339 time (``Z`` or ``+HH:MM``, 0 to 9 digits of fraction) as ``(epoch_seconds, nanoseconds)``
+    in UTC, so that ``==`` compares instants exactly; ValueError for anything else."""
+    match = _INSTANT.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError("not an RFC 3339 time such as 2026-11-26T10:48:15.953887008Z")
+    year, month, day, hour, minute, second = (int(group) for group in match.groups()[:6])
+    fraction, _zulu, sign, offset_hours, offset_minutes = match.groups()[6:]
+    local = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)  # ValueError on a bad field
+    offset = 0
+    if sign:
+        if int(offset_hours) > 23 or int(offset_minutes) > 59:
+            raise ValueError("the UTC offset is out of range")
+        offset = (int(offset_hours) * 3600 + int(offset_minutes) * 60) * (1 if sign == "+" else -1)
+    seconds = (local - _EPOCH) // timedelta(seconds=1) - offset
+    return seconds, int((fraction or "").ljust(9, "0"))
+
+
+def parse_timestamp(value):
+    """Cloudflare's RFC 3339 time (nanoseconds allowed) as an aware UTC datetime, or None if unreadable."""
+    try:
+        seconds, nanoseconds = parse_instant(value.strip() if isinstance(value, str) else value)
+    except ValueError:
+        return None
+    return _EPOCH + timedelta(seconds=seconds, microseconds=nanoseconds // 1000)
+
+
+def is_older_than(last_generated_on, max_age, now):
+    """True when the key was generated longer ago than ``max_age``, or when its age is unknown."""
+    generated = parse_timestamp(last_generated_on)
+    return generated is None or now - generated > max_age

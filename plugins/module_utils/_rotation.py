@@ -3,45 +3,151 @@
 """What ``cloudflare.magic.ipsec_psk`` does, apart from where it runs. For internal collection use only.
 
 Both the action plugin (on the controller, the normal path) and the module's ``main()`` call
-``rotate_psk``; the result it returns is the task's result, ``psk`` included, and nothing in it
+``run_task``; the result it returns is the task's result, ``psk`` included, and nothing in it
 but ``psk`` is secret.
+
+A tunnel object can hold secrets besides the PSK (``bgp.md5_key`` is one in Cloudflare's schema), and
+the module returns the object as ``tunnel``: every tunnel leaves this file through
+``hide_tunnel_secrets``, so no path (max_age, check mode, name look-up, diff, the bulk module) can
+show one. Keys of the user's own go through the bulk endpoint (``set_psks``), shared with
+``ipsec_psk_bulk``.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 
-from ansible_collections.cloudflare.magic.plugins.module_utils._api import CloudflareClient
-from ansible_collections.cloudflare.magic.plugins.module_utils._auth import resolve_credentials
-from ansible_collections.cloudflare.magic.plugins.module_utils._bulk import check_psk, set_one_psk
-from ansible_collections.cloudflare.magic.plugins.module_utils._durations import (
-    is_older_than,
-    parse_instant,
-    parse_max_age,
-)
+from ansible_collections.cloudflare.magic.plugins.module_utils._client import connect
 from ansible_collections.cloudflare.magic.plugins.module_utils._errors import (
+    KEY_UNCHANGED,
     ApiError,
     CloudflareMagicError,
     OptionError,
+    TunnelLookupError,
     redact,
 )
-from ansible_collections.cloudflare.magic.plugins.module_utils._options import check_connection, check_identifier
-from ansible_collections.cloudflare.magic.plugins.module_utils._retry import RetryPolicy
-from ansible_collections.cloudflare.magic.plugins.module_utils._tunnels import (
-    find_tunnel_by_name,
-    get_tunnel,
-    tunnels_path,
+from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
+    IPSEC_PSK_SPEC,
+    Connection,
+    check_identifier,
+    is_older_than,
+    parse_instant,
+    parse_max_age,
+    task_secrets,
 )
 
+SECRET_MARKER = "VALUE_HIDDEN_BY_CLOUDFLARE_MAGIC"
+# A field is secret-shaped when its name holds one of these words, whatever else the schema adds later.
+_SECRET_WORDS = ("key", "secret", "password", "passwd", "token", "psk", "credential")
+_HARMLESS_NAMES = frozenset(("psk_metadata",))  # when the PSK was made, not the PSK
 
+
+def hide_tunnel_secrets(value):
+    """A copy of ``value`` in which every secret-shaped field, at any depth, holds SECRET_MARKER.
+
+    Null and empty values are kept: they say that no secret is set, not what it is.
+    """
+    if isinstance(value, dict):
+        return {name: SECRET_MARKER if _secret_shaped(name) and item not in (None, "") else hide_tunnel_secrets(item)
+                for name, item in value.items()}
+    if isinstance(value, list):
+        return [hide_tunnel_secrets(item) for item in value]
+    return value
+
+
+def _secret_shaped(name):
+    lowered = str(name).lower()
+    return lowered not in _HARMLESS_NAMES and any(word in lowered for word in _SECRET_WORDS)
+
+
+def tunnels_path(account_id):
+    return f"/accounts/{account_id}/magic/ipsec_tunnels"
+
+
+def get_tunnel(client, account_id, tunnel_id):
+    result = client.call("GET", f"{tunnels_path(account_id)}/{tunnel_id}")
+    tunnel = result.get("ipsec_tunnel") if isinstance(result, dict) else None
+    if not isinstance(tunnel, dict):
+        raise ApiError(200, [], "the tunnel answer has no ipsec_tunnel object")
+    return hide_tunnel_secrets(tunnel)
+
+
+def list_tunnels(client, account_id):
+    """The account's tunnels (each a dict with a string ``id``), their secrets hidden."""
+    result = client.call("GET", tunnels_path(account_id))
+    tunnels = result.get("ipsec_tunnels") if isinstance(result, dict) else None
+    if not isinstance(tunnels, list):
+        raise ApiError(200, [], "the tunnel list answer has no ipsec_tunnels list")
+    return [hide_tunnel_secrets(t) for t in tunnels if isinstance(t, dict) and isinstance(t.get("id"), str)]
+
+
+def find_tunnel_by_name(client, account_id, name):
+    """The one tunnel called ``name`` (names are unique at Cloudflare); TunnelLookupError otherwise."""
+    tunnels = list_tunnels(client, account_id)
+    matches = [t for t in tunnels if t.get("name") == name]
+    if len(matches) != 1:
+        raise TunnelLookupError(
+            f"ipsec_tunnel_name: {len(matches)} of the account's {len(tunnels)} IPsec tunnels are named "
+            f"{name!r} (exactly one must be); no key was rotated. Check the name, or use ipsec_tunnel_id.")
+    return matches[0]
+
+
+# --- setting keys of our own (the bulk endpoint) ------------------------------------------------
+def check_psk(option, psk):
+    """Return ``psk`` if it can be a tunnel key, else raise OptionError; the message never quotes the key."""
+    if not isinstance(psk, str):
+        raise OptionError(option, "must be a string", "Quote the key.")
+    if psk == "":
+        raise OptionError(option, "is empty", "Give the key, or leave the option unset to have one generated.")
+    if psk != psk.strip():
+        raise OptionError(option, "begins or ends with white space", "Remove the white space around the key.")
+    if any(unicodedata.category(c) == "Cc" for c in psk):
+        raise OptionError(option, "holds a control character (a line break, a tab...)",
+                          "Give the key on one line, without control characters.")
+    return psk
+
+
+def bulk_path(account_id):
+    return f"{tunnels_path(account_id)}/psk"
+
+
+def set_psks(client, account_id, entries, check_mode):
+    """One POST of ``entries`` (``[{"id", "psk"}]``); return ``(applied, unapplied)`` as Cloudflare answered."""
+    answer = client.call("POST", bulk_path(account_id), params={"validate_only": "true"} if check_mode else None,
+                         body={"psks": entries}, mutates=not check_mode)
+    if not isinstance(answer, dict):
+        raise ApiError(200, [], "the answer to setting keys holds no result object")
+    applied = answer.get("successfully_applied_psks") or {}
+    unapplied = answer.get("unapplied_psks") or {}
+    if not isinstance(applied, dict) or not isinstance(unapplied, dict):
+        raise ApiError(200, [], "the answer to setting keys is not in Cloudflare's documented shape")
+    return applied, unapplied
+
+
+class KeyRefused(CloudflareMagicError):
+    """Cloudflare took the request but did not apply the key: the tunnel keeps its key."""
+
+
+def set_one_psk(client, account_id, tunnel_id, psk, check_mode=False):
+    """``ipsec_psk`` with ``psk``: the bulk endpoint with one entry; the applied entry, like a psk_generate answer."""
+    applied, unapplied = set_psks(client, account_id, [{"id": tunnel_id, "psk": psk}], check_mode)
+    entry = applied.get(tunnel_id)
+    if isinstance(entry, dict):
+        # The answer echoes the key we sent; hand on ours, which is the one sent and now in force.
+        return dict(entry, psk=psk)
+    reason = unapplied.get(tunnel_id, "no reason given")
+    raise KeyRefused(redact(f"Cloudflare did not apply the key given in psk to tunnel {tunnel_id}: {reason}. "
+                            f"{KEY_UNCHANGED}", [psk]))
+
+
+# --- rotating one tunnel's key ------------------------------------------------------------------
 class RotationRequest:
     """Validated options of one ipsec_psk task; building it sends nothing."""
 
     def __init__(self, params, environ):
-        checked = check_connection(params)
-        self.credentials = resolve_credentials(params, environ)
-        self.account_id = checked["account_id"]
-        self.base_url = checked["api_base_url"]
+        self.connection = Connection(params, environ)
+        self.account_id = self.connection.account_id
         self.tunnel_name = params.get("ipsec_tunnel_name")
         self.tunnel_id = None
         if self.tunnel_name is None:
@@ -51,17 +157,6 @@ class RotationRequest:
         self.max_age = parse_max_age(params["max_age"]) if params.get("max_age") is not None else None
         self.router_stamp = check_router_stamp(params.get("router_psk_generated_on"))
         self.psk = check_psk("psk", params["psk"]) if params.get("psk") is not None else None
-        self.params = checked
-        self.environ = environ  # the task's effective environment: proxies and CA bundle come from it
-
-    def client(self, pacing=None):
-        p = self.params
-        return CloudflareClient(
-            self.base_url, self.credentials, timeout=p["timeout"], validate_certs=p["validate_certs"],
-            ca_path=p.get("ca_path"), pacing=pacing, environ=self.environ,
-            retry=RetryPolicy(retries=p["retries"], max_time=p["retry_max_time"],
-                              rate_limit_max_wait=p["rate_limit_max_wait"],
-                              backoff=p.get("retry_backoff", 1.0), backoff_max=p.get("retry_backoff_max", 30.0)))
 
 
 def check_router_stamp(value):
@@ -176,18 +271,32 @@ def diff_text(diff):
 
 
 def run_task(params, environ, check_mode=False, diff=False, pacing=None):
-    """Run one ipsec_psk task from its validated options; failures come back as a failed result, never raised."""
-    secrets = [params.get("api_token"), params.get("api_key"), params.get("psk")]
-    secrets += [environ.get("CLOUDFLARE_API_TOKEN"), environ.get("CLOUDFLARE_API_KEY")]
+    """Run one ipsec_psk task from its options; failures come back as a failed result, never raised.
+
+    ``pacing``, when given, makes the client's pacing hook from the validated ``Connection``.
+    """
+    return failures_as_result(
+        IPSEC_PSK_SPEC, params, environ,
+        lambda: _rotate_from(RotationRequest(params, environ), check_mode, diff, pacing),
+        "cloudflare.magic.ipsec_psk: whether the tunnel's key changed is unknown, so rotate it again")
+
+
+def _rotate_from(request, check_mode, diff, pacing):
+    client = connect(request.connection, pacing(request.connection) if pacing else None)
+    return rotate_psk(request, client, check_mode=check_mode, diff=diff)
+
+
+def failures_as_result(spec, params, environ, run, unknown):
+    """``run()``'s result, or a failed result whose message holds none of the task's secrets.
+
+    ``unknown`` says, for an unexpected error, which module failed and what is then unknown.
+    """
     try:
-        request = RotationRequest(params, environ)
-        client = request.client(pacing=pacing)
-        return rotate_psk(request, client, check_mode=check_mode, diff=diff)
+        return run()
     except CloudflareMagicError as error:
-        failed = {"failed": True, "changed": False, "msg": redact(str(error), secrets)}
+        failed = {"failed": True, "changed": False, "msg": redact(str(error), task_secrets(spec, params, environ))}
         failed.update(error.result_fields())
         return failed
     except Exception as error:  # noqa: BLE001 - a traceback could carry a secret; report the kind only
         return {"failed": True, "changed": False,
-                "msg": f"Unexpected {type(error).__name__} in cloudflare.magic.ipsec_psk: whether the tunnel's "
-                       "key changed is unknown, so rotate it again. Please report this (without secrets)."}
+                "msg": f"Unexpected {type(error).__name__} in {unknown}. Please report this (without secrets)."}

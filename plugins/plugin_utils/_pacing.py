@@ -30,7 +30,6 @@ from contextlib import contextmanager
 
 from ansible_collections.cloudflare.magic.plugins.module_utils._errors import ApiError
 from ansible_collections.cloudflare.magic.plugins.plugin_utils._quota_view import QuotaView
-from ansible_collections.cloudflare.magic.plugins.plugin_utils._ratelimit_headers import read_rate_limit
 
 STATE_DIR_NAME = "cloudflare_magic_ratelimit"
 LOCK_WAIT = 5.0  # seconds; a fork holds the lock for one read and one write, far less than this
@@ -57,20 +56,19 @@ class SharedPacing:
         self.clock = clock
         self.sleep = sleep
         self.problem = None
-        self.waited = 0.0
         self._pending = {}  # bucket -> (reservation id, time it was granted)
 
     def before_request(self, bucket):
-        """Wait until a request may go under the quota; return the seconds waited."""
+        """Wait until a request may go under the quota."""
         if self.problem:
-            return 0.0
+            return
         self._abandon(bucket)  # an earlier attempt of ours that got no answer
         rid = uuid.uuid4().hex[:16]
         waited = 0.0
         while True:
             with self._view(bucket) as view:
                 if view is None:
-                    return waited
+                    return
                 now = self.clock()
                 view.prune(now, _is_alive)
                 wait = view.admit(rid, os.getpid(), now)
@@ -81,20 +79,19 @@ class SharedPacing:
                                retry_after=float(math.ceil(freed - now)))
             if wait <= 0:
                 self._pending[bucket] = (rid, now)
-                self.waited += waited
-                return waited
+                return
             self.sleep(wait)
             waited += wait
 
-    def observe(self, bucket, headers, status):
+    def observe(self, bucket, rate_limit, status):
+        """Share what an answer said about the quota (the client's ``RateLimitInfo``)."""
         pending = self._pending.pop(bucket, None)
         if pending is None:
             return
         rid, sent = pending
-        info = read_rate_limit(headers)
         with self._view(bucket) as view:
             if view is not None:
-                view.settle(rid, sent, self.clock(), info, status)
+                view.settle(rid, sent, self.clock(), rate_limit, status)
 
     def close(self):
         """Count requests that never got an answer (they may have reached Cloudflare)."""
@@ -239,7 +236,8 @@ def _is_alive(pid):
     return True
 
 
-def controller_pacing(local_tmp, base_url, max_wait=None):
-    """The pacing for one task on this controller: state next to ansible's per-run temp directory."""
+def controller_pacing(local_tmp, connection):
+    """The pacing for one task on this controller, from its validated ``Connection``: state next to
+    ansible's per-run temp directory, waits bounded by rate_limit_max_wait."""
     directory = os.path.join(os.path.dirname(os.path.abspath(local_tmp)), STATE_DIR_NAME)
-    return SharedPacing(directory, scope=base_url.rstrip("/"), max_wait=max_wait)
+    return SharedPacing(directory, scope=connection.base_url, max_wait=connection.options["rate_limit_max_wait"])

@@ -43,14 +43,13 @@ def test_timeout_bounds_a_trickling_answer(playbooks, tmp_path):
 
 
 def test_timeout_bounds_trickling_headers():
-    from ansible_collections.cloudflare.magic.plugins.module_utils._api import CloudflareClient
-    from ansible_collections.cloudflare.magic.plugins.module_utils._auth import Credentials
+    from ansible_collections.cloudflare.magic.plugins.module_utils._client import CloudflareClient, RetryPolicy
     from ansible_collections.cloudflare.magic.plugins.module_utils._errors import KeyStateUnknown
-    from ansible_collections.cloudflare.magic.plugins.module_utils._retry import RetryPolicy
+    from ansible_collections.cloudflare.magic.plugins.module_utils._options import Credentials
 
     with ScriptedServer(trickle_headers(every=0.5, limit=30.0)) as server:
-        client = CloudflareClient(server.base_url, Credentials(api_token="t" * 40), timeout=2,
-                                  retry=RetryPolicy(retries=0))
+        client = CloudflareClient(server.base_url, Credentials(api_token="t" * 40), timeout=2, validate_certs=True,
+                                  ca_path=None, retry=RetryPolicy(0, 180.0, 310.0, 1.0, 30.0))
         started = time.monotonic()
         with pytest.raises(KeyStateUnknown) as caught:
             client.call("POST", "/accounts/x/magic/ipsec_tunnels/y/psk_generate", body={}, mutates=True)
@@ -92,12 +91,11 @@ def test_a_huge_duration_is_an_option_error_and_nothing_is_sent(playbooks, emula
 # Runs the collection's client alone in a fresh Python, so that its peak memory is its own.
 _MEASURE = textwrap.dedent("""
     import json, resource, sys
-    from ansible_collections.cloudflare.magic.plugins.module_utils._api import CloudflareClient
-    from ansible_collections.cloudflare.magic.plugins.module_utils._auth import Credentials
+    from ansible_collections.cloudflare.magic.plugins.module_utils._client import CloudflareClient, RetryPolicy
     from ansible_collections.cloudflare.magic.plugins.module_utils._errors import CloudflareMagicError
-    from ansible_collections.cloudflare.magic.plugins.module_utils._retry import RetryPolicy
-    client = CloudflareClient(sys.argv[1], Credentials(api_token="t" * 40), timeout=60,
-                              retry=RetryPolicy(retries=0))
+    from ansible_collections.cloudflare.magic.plugins.module_utils._options import Credentials
+    client = CloudflareClient(sys.argv[1], Credentials(api_token="t" * 40), timeout=60, validate_certs=True,
+                              ca_path=None, retry=RetryPolicy(0, 180.0, 310.0, 1.0, 30.0))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     try:
         client.call("GET", "/accounts/x/magic/ipsec_tunnels")

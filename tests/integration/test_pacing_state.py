@@ -13,7 +13,7 @@ import time
 import pytest
 from support.playbooks import play, rotate_task, seed_account, write_psk_task
 
-from ansible_collections.cloudflare.magic.plugins.module_utils._auth import Credentials
+from ansible_collections.cloudflare.magic.plugins.module_utils._options import Credentials
 from ansible_collections.cloudflare.magic.plugins.plugin_utils._pacing import STATE_DIR_NAME, SharedPacing
 
 NOBODY = 65534

@@ -31,7 +31,7 @@ def test_rotation_hands_the_key_in_force_to_the_router_task(playbooks, emulator,
     assert calls[0].query == {}
     assert json.loads(calls[0].body) == {}
     assert calls[0].headers["Content-Type"] == "application/json"
-    assert calls[0].headers["User-Agent"].startswith("cloudflare.magic/0.1.0 ")
+    assert calls[0].headers["User-Agent"].startswith("cloudflare.magic (Ansible collection; Python ")
     assert calls[0].credential_name == "magic_wan_write"
     assert run.hits(edge, playbooks.token) == 0
     assert "changed: [localhost]" in run.stdout

@@ -9,7 +9,7 @@ from cf_emulator import Emulator, default_seed
 from support.playbooks import PlaybookRunner, play, rotate_task, write_psk_task
 from support.results import load_result, save_result_task
 
-from ansible_collections.cloudflare.magic.plugins.module_utils._tunnels import SECRET_MARKER
+from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import SECRET_MARKER
 
 TUNNEL_NAME = "tunnel_nyc_01"  # its key is 12 days old in the default seed
 

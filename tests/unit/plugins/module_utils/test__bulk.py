@@ -8,7 +8,7 @@ import re
 import pytest
 
 from ansible_collections.cloudflare.magic.plugins.module_utils import _bulk
-from ansible_collections.cloudflare.magic.plugins.module_utils._durations import parse_instant
+from ansible_collections.cloudflare.magic.plugins.module_utils._options import parse_instant
 from cf_emulator import Fault
 
 KEY_SHAPE = re.compile(r"\A[A-Za-z0-9_-]{43}\Z")

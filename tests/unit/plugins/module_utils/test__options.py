@@ -4,18 +4,17 @@ import pytest
 
 from ansible_collections.cloudflare.magic.plugins.module_utils._errors import OptionError
 from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
-    DEFAULT_BASE_URL,
     check_base_url,
     check_connection,
     check_identifier,
 )
+from support.fakes import DEFAULTS
 
 GOOD_ID = "023e105f4ecef8ad9ca31a8372d0c353"
 
 
 def base_params(**overrides):
-    params = dict(account_id=GOOD_ID, api_base_url=DEFAULT_BASE_URL, validate_certs=True, ca_path=None,
-                  timeout=30.0, retries=4, retry_max_time=180.0, rate_limit_max_wait=310.0)
+    params = dict(DEFAULTS, account_id=GOOD_ID)
     params.update(overrides)
     return params
 

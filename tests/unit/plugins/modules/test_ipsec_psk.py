@@ -78,15 +78,3 @@ def test_doc_fragment_and_argspec_agree():
         assert doc.get("default") == spec[name].get("default"), name
         assert bool(spec[name].get("no_log")) == (name in ("api_token", "api_key", "psk")), name
     ArgumentSpecValidator(spec)  # the spec itself is well-formed
-
-
-def test_user_agent_names_the_galaxy_version():
-    import os
-
-    import yaml
-    from ansible_collections.cloudflare.magic.plugins.module_utils._api import COLLECTION_VERSION, USER_AGENT
-
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
-    with open(os.path.join(root, "galaxy.yml")) as handle:
-        assert yaml.safe_load(handle)["version"] == COLLECTION_VERSION
-    assert USER_AGENT.startswith(f"cloudflare.magic/{COLLECTION_VERSION} ")

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from ansible_collections.cloudflare.magic.plugins.module_utils._client import read_rate_limit
 from ansible_collections.cloudflare.magic.plugins.plugin_utils._pacing import LOCK_WAIT, SharedPacing
 
 BASE_URL = "https://api.example.test/client/v4"
@@ -41,11 +42,13 @@ def pacing_in(directory, sleep=None):
 
 
 def one_request(pacing):
-    """What the client does around one API call; returns the seconds the pacing made it wait."""
-    waited = pacing.before_request(BUCKET)
-    pacing.observe(BUCKET, ANSWER, 200)
+    """What the client does around one API call; returns the seconds the pacing slept (a recording sleep)."""
+    slept = getattr(pacing.sleep, "calls", [])
+    before = sum(slept)
+    pacing.before_request(BUCKET)
+    pacing.observe(BUCKET, read_rate_limit(ANSWER), 200)
     pacing.close()
-    return waited
+    return sum(slept) - before
 
 
 def strict_json(text):

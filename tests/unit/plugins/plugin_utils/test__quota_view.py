@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.cloudflare.magic.plugins.plugin_utils._quota_view import QuotaView
-from ansible_collections.cloudflare.magic.plugins.plugin_utils._ratelimit_headers import RateLimitInfo
+from ansible_collections.cloudflare.magic.plugins.module_utils._client import RateLimitInfo
 
 
 def alive(pid):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.cloudflare.magic.plugins.module_utils._proxies import proxy_for, proxy_secrets, proxy_shown
+from ansible_collections.cloudflare.magic.plugins.module_utils._client import proxy_for, proxy_secrets, proxy_shown
 
 HTTPS = "https://api.cloudflare.com/client/v4"
 

@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from ansible_collections.cloudflare.magic.plugins.module_utils._errors import ApiError, TunnelLookupError
-from ansible_collections.cloudflare.magic.plugins.module_utils._tunnels import find_tunnel_by_name
+from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import find_tunnel_by_name
 
 
 class ListAnswer:
@@ -49,7 +49,7 @@ def test_a_list_answer_without_ipsec_tunnels_is_an_api_error():
 
 
 def test_secret_shaped_fields_of_a_tunnel_are_hidden_at_any_depth_and_the_rest_kept():
-    from ansible_collections.cloudflare.magic.plugins.module_utils._tunnels import SECRET_MARKER, hide_tunnel_secrets
+    from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import SECRET_MARKER, hide_tunnel_secrets
 
     md5_key, psk = secrets.token_hex(16), secrets.token_urlsafe(32)
     tunnel = {"id": "a" * 32, "name": "t1", "psk": psk, "psk_metadata": {"last_generated_on": "2025-01-01T00:00:00Z"},
@@ -68,7 +68,7 @@ def test_secret_shaped_fields_of_a_tunnel_are_hidden_at_any_depth_and_the_rest_k
 
 
 def test_a_tunnel_found_by_name_or_id_comes_back_without_its_md5_key():
-    from ansible_collections.cloudflare.magic.plugins.module_utils._tunnels import SECRET_MARKER, get_tunnel
+    from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import SECRET_MARKER, get_tunnel
 
     md5_key = secrets.token_hex(16)
     listed = {"ipsec_tunnels": [{"id": "b" * 32, "name": "t1", "bgp": {"md5_key": md5_key}}]}

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ansible_collections.cloudflare.magic.plugins.module_utils._durations import (
+from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
     is_older_than,
     parse_instant,
     parse_max_age,

@@ -1,16 +1,8 @@
 from __future__ import annotations
 
-import random
-from datetime import datetime, timezone
 
 from ansible_collections.cloudflare.magic.plugins.module_utils._errors import ApiError, TransportError
-from ansible_collections.cloudflare.magic.plugins.module_utils._retry import RetryPolicy
-
-
-def policy(**kw):
-    kw.setdefault("rng", random.Random(1))
-    kw.setdefault("now", lambda: datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc))
-    return RetryPolicy(**kw)
+from support.fakes import policy
 
 
 def test_server_errors_back_off_exponentially_with_jitter():

@@ -8,22 +8,37 @@ turns every failure into a ``CloudflareMagicError`` whose message holds no secre
 Retries are a loop here rather than urllib3's ``Retry``: a POST to ``psk_generate`` whose answer is
 lost (reset after sending, timeout, 5xx, a cut body) must be *sent again* so that the key handed on
 is the one in force, and the task must know that a key may have changed when it finally gives up;
-urllib3 knows neither, nor a body that fails to parse.
+urllib3 knows neither, nor a body that fails to parse. Which failures are retried, and which may
+have been carried out, are properties of the errors (``_errors``).
 
 Each attempt has one deadline, ``timeout`` seconds, for connecting, sending and reading the whole answer:
 a watchdog cuts the connection when it passes, so a server that trickles cannot stretch a read. Answers
-are read in chunks and refused beyond ``MAX_ANSWER_BYTES``. The session ignores the process's
-environment (``trust_env`` off, so no ~/.netrc either): proxies and the CA bundle come from the task's
-effective environment, passed in as ``environ``.
+are read in chunks and refused beyond ``MAX_ANSWER_BYTES``. An answer's headers are read once, into a
+``RateLimitInfo`` that the envelope parser, the retry loop and the pacing hook share.
+
+The session ignores the process's environment (``trust_env`` off, so no ~/.netrc either): proxies and
+the CA bundle come from the task's effective environment, passed in as ``environ``. requests on its
+own would send a plain-http request, Authorization header included, to an HTTP proxy in clear; here
+plain http (allowed for loopback only) never goes through one, and an https URL reaches a proxy only
+as a CONNECT tunnel, so the proxy sees no header of ours.
 """
 
 from __future__ import annotations
 
+import html
+import ipaddress
+import json
+import math
 import os
 import platform
+import random
+import re
 import socket
 import threading
 import time
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+from urllib.request import proxy_bypass_environment
 
 try:
     import requests
@@ -43,12 +58,9 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._errors import (
     note_key_unchanged,
     redact,
 )
-from ansible_collections.cloudflare.magic.plugins.module_utils._proxies import proxy_for, proxy_secrets, proxy_shown
-from ansible_collections.cloudflare.magic.plugins.module_utils._responses import parse_envelope
-from ansible_collections.cloudflare.magic.plugins.module_utils._retry import RetryPolicy, is_timed_rate_limit
 
-COLLECTION_VERSION = "0.1.0"
-USER_AGENT = f"cloudflare.magic/{COLLECTION_VERSION} (Ansible collection; Python {platform.python_version()})"
+# No version: it would be a second copy of galaxy.yml's, and AnsiballZ carries no MANIFEST.json to read it from.
+USER_AGENT = f"cloudflare.magic (Ansible collection; Python {platform.python_version()})"
 # A list of 1,005 tunnels is about 0.5 MiB (540 bytes a tunnel), so 32 MiB holds some 60,000 tunnels.
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 _CHUNK_BYTES = 64 * 1024
@@ -58,17 +70,17 @@ class NoPacing:
     """Pacing that never waits; the controller side supplies a real one."""
 
     def before_request(self, bucket):
-        return 0.0
+        return None
 
-    def observe(self, bucket, headers, status):
+    def observe(self, bucket, rate_limit, status):
         return None
 
 
 class CloudflareClient:
     """Calls Cloudflare's API with one credential; ``call`` returns the envelope's ``result``."""
 
-    def __init__(self, base_url, credentials, timeout=30.0, validate_certs=True, ca_path=None,
-                 retry=None, pacing=None, session=None, sleep=time.sleep, clock=time.monotonic, environ=None):
+    def __init__(self, base_url, credentials, timeout, validate_certs, ca_path, retry,
+                 pacing=None, session=None, sleep=time.sleep, clock=time.monotonic, environ=None):
         if not HAS_REQUESTS:
             raise TransportError(
                 "The Python library 'requests' is needed on the Ansible controller: "
@@ -81,12 +93,11 @@ class CloudflareClient:
         self.proxy = proxy_for(self.base_url, environ)
         # An empty mapping sends directly: with trust_env off, requests adds nothing from the process.
         self.proxies = {"https": self.proxy} if self.proxy else {}
-        self.retry = retry or RetryPolicy()
+        self.retry = retry
         self.pacing = pacing or NoPacing()
         self.sleep = sleep
         self.clock = clock
         self.session = session or _new_session()
-        self.requests_sent = 0
 
     def _secrets(self):
         return self.credentials.secrets() + proxy_secrets(self.proxy)
@@ -107,12 +118,12 @@ class CloudflareClient:
             try:
                 return self._attempt(method, path, params, body)
             except (ApiError, TransportError) as error:
-                if mutates and _may_have_been_applied(error):
+                if mutates and error.may_have_been_applied:
                     maybe_applied = True
                 wait = self.retry.wait_before_retry(error, attempt, deadline - self.clock(), rate_limit_waited)
                 if wait is None:
                     raise self._final(self.retry.explain(error), mutates, maybe_applied, attempt) from None
-                if is_timed_rate_limit(error):
+                if error.timed_rate_limit:
                     # Waiting out a block is bounded by rate_limit_max_wait, not by retry_max_time.
                     rate_limit_waited += wait
                     deadline += wait
@@ -133,7 +144,6 @@ class CloudflareClient:
         headers.update(self.credentials.headers())
         bucket = self.credentials.bucket
         self.pacing.before_request(bucket)
-        self.requests_sent += 1
         deadline = _AttemptDeadline(self.timeout, self.session.get_adapter(url))
         try:
             response = self.session.request(
@@ -150,9 +160,10 @@ class CloudflareClient:
             raise self._transport_error(exc, method, path, deadline.expired) from None
         finally:
             deadline.stop()
-        self.pacing.observe(bucket, response.headers, response.status_code)
+        rate_limit = read_rate_limit(response.headers)
+        self.pacing.observe(bucket, rate_limit, response.status_code)
         try:
-            return parse_envelope(response.status_code, response.headers, content)
+            return parse_envelope(response.status_code, response.headers, content, rate_limit)
         except ApiError as error:
             error.args = (redact(error.args[0], self._secrets()),)
             raise
@@ -303,16 +314,6 @@ def _verify(validate_certs, ca_path, environ):
     return ca_path or environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
 
 
-def _may_have_been_applied(error):
-    if isinstance(error, TransportError):
-        return error.request_sent
-    # A 2xx whose body could not be read, or a server-side failure, may follow a persisted key; a
-    # readable refusal (4xx, 429, a 200 with success: false) says that nothing was done.
-    if error.status is None:
-        return True
-    return error.status >= 500 or (200 <= error.status < 300 and not error.readable)
-
-
 def _is_connect_failure(exc):
     text = repr(exc)
     return any(s in text for s in ("NewConnectionError", "Connection refused", "Name or service not known",
@@ -343,3 +344,259 @@ def _new_session():
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def connect(connection, pacing=None):
+    """The client for a validated ``_options.Connection``; every setting comes from its options."""
+    options = connection.options
+    retry = RetryPolicy(retries=options["retries"], max_time=options["retry_max_time"],
+                        rate_limit_max_wait=options["rate_limit_max_wait"], backoff=options["retry_backoff"],
+                        backoff_max=options["retry_backoff_max"])
+    return CloudflareClient(connection.base_url, connection.credentials, timeout=options["timeout"],
+                            validate_certs=options["validate_certs"], ca_path=options["ca_path"], retry=retry,
+                            pacing=pacing, environ=connection.environ)
+
+
+# --- the retry policy ---------------------------------------------------------------------------
+class RetryPolicy:
+    """Bounded retries: ``retries`` extra attempts, all within ``max_time`` seconds.
+
+    - 429: wait what Retry-After says while all such waits of the request add up to at most
+      ``rate_limit_max_wait``; longer, fail saying when to try again (Cloudflare blocks every call for
+      five minutes once over quota). These waits do not count against ``max_time``, so that the
+      default cap can wait out such a block.
+    - 5xx, an unreadable 2xx body, connection failures and timeouts: exponential backoff from
+      ``backoff`` seconds, doubling up to ``backoff_max``, with jitter.
+    - Everything else (4xx, ``success: false``, TLS): no retry; it will not get better.
+    """
+
+    def __init__(self, retries, max_time, rate_limit_max_wait, backoff, backoff_max, rng=None, now=None):
+        self.retries = retries
+        self.max_time = max_time
+        self.rate_limit_max_wait = rate_limit_max_wait
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.rng = rng or random.Random()
+        self.now = now or (lambda: datetime.now(timezone.utc))
+
+    def wait_before_retry(self, error, attempt, remaining, rate_limit_waited=0.0):
+        """Seconds to wait before attempt ``attempt + 1``, or None to give up.
+
+        ``remaining`` is what is left of ``max_time``; ``rate_limit_waited`` is what earlier 429s of
+        the same request have already been waited out.
+        """
+        if attempt > self.retries or not error.retryable:
+            return None
+        if error.timed_rate_limit:
+            wait = error.retry_after
+            return wait if wait + rate_limit_waited <= self.rate_limit_max_wait else None
+        wait = self._backoff(attempt)
+        return wait if wait <= remaining else None
+
+    def explain(self, error):
+        """The error to raise when giving up on ``error``: a rate limit says when to try again."""
+        if not error.timed_rate_limit:
+            return error
+        wait = error.retry_after
+        when = (self.now() + timedelta(seconds=wait)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return ApiError(
+            error.status, error.errors,
+            f"rate limited; Cloudflare asks to wait {wait:g} s, and this task may wait at most "
+            f"{self.rate_limit_max_wait:g} s (rate_limit_max_wait) in all, with {self.retries} "
+            f"retries (retries). Retry after {when}",
+            retry_after=wait)
+
+    def _backoff(self, attempt):
+        base = min(self.backoff * (2 ** (attempt - 1)), self.backoff_max)
+        return base * (0.5 + self.rng.random() / 2)
+
+
+# --- reading answers: the envelope, HTML error pages, rate-limit headers ------------------------
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def parse_envelope(status, headers, content, rate_limit):
+    """Return ``result`` of a successful answer, or raise ``ApiError`` describing the failure."""
+    retry_after = rate_limit.retry_after if status == 429 else None
+    if not content or not content.strip():
+        raise ApiError(status, [], _not_json_summary(status, headers, content), retry_after, readable=False)
+    try:
+        body = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(status, [], _not_json_summary(status, headers, content), retry_after, readable=False) from None
+    if not isinstance(body, dict) or not isinstance(body.get("success"), bool):
+        raise ApiError(status, [], "the answer is JSON but not Cloudflare's envelope", retry_after, readable=False)
+    errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+    if 200 <= status < 300 and body["success"]:
+        return body.get("result")
+    if body["success"]:
+        summary = "an error status with success: true"
+    elif 200 <= status < 300:
+        summary = "success: false"
+    else:
+        summary = _reason(status)
+    raise ApiError(status, errors, summary, retry_after)
+
+
+def _not_json_summary(status, headers, content):
+    kind = (headers.get("Content-Type") or "no content type").split(";")[0].strip()
+    if not content or not content.strip():
+        return f"the answer was empty (no body, {kind})"
+    text = content.decode("utf-8", "replace")
+    if "html" in kind or text.lstrip().startswith("<"):
+        match = _TITLE.search(text)
+        title = _SPACE.sub(" ", html.unescape(_TAGS.sub("", match.group(1)))).strip() if match else ""
+        return f"an HTML page instead of JSON ({title[:160] or 'no title'})"
+    if kind == "application/json" or text.lstrip().startswith("{"):
+        return f"a JSON body that could not be read (cut short or malformed, {len(content)} bytes)"
+    return f"a body that is not JSON ({kind}, {len(content)} bytes)"
+
+
+def _reason(status):
+    return {400: "bad request", 401: "authentication failed", 403: "permission denied", 404: "not found",
+            405: "method not allowed", 429: "rate limited"}.get(status, "server error" if status >= 500 else "error")
+
+
+class RateLimitInfo:
+    """What one answer said about the quota; each field is None when the answer did not say."""
+
+    def __init__(self, remaining=None, reset=None, quota=None, window=None, retry_after=None):
+        self.remaining = remaining
+        self.reset = reset
+        self.quota = quota
+        self.window = window
+        self.retry_after = retry_after
+
+    @property
+    def known(self):
+        return self.remaining is not None and self.reset is not None
+
+    def __repr__(self):
+        return (f"RateLimitInfo(remaining={self.remaining}, reset={self.reset}, quota={self.quota}, "
+                f"window={self.window}, retry_after={self.retry_after})")
+
+
+def read_rate_limit(headers):
+    """A ``RateLimitInfo`` from an answer's headers (any mapping with case-insensitive ``get``).
+
+    Every answer carries ``Ratelimit: "default";r=<remaining>;t=<seconds to reset>`` and
+    ``Ratelimit-Policy: "burst";q=<quota>;w=<window seconds>`` (the IETF RateLimit header draft's
+    structured-field form). Anything unreadable is treated as absent, never as an error: pacing is a
+    courtesy to the quota, and a malformed header must not fail a key rotation.
+    """
+    limit = _parameters(_header(headers, "Ratelimit"))
+    policy = _parameters(_header(headers, "Ratelimit-Policy"))
+    remaining = _number(limit.get("r"), integer=True)
+    quota = _number(policy.get("q"), integer=True)
+    window = _number(policy.get("w"))
+    return RateLimitInfo(
+        remaining=remaining,
+        reset=_number(limit.get("t")),
+        quota=quota if quota else None,
+        window=window if window else None,
+        retry_after=_retry_after(_header(headers, "Retry-After")),
+    )
+
+
+def _header(headers, name):
+    try:
+        value = headers.get(name)
+    except AttributeError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _parameters(value):
+    """The ``key=value`` parameters of the first item of a structured-field list."""
+    if not value:
+        return {}
+    first = value.split(",", 1)[0]
+    found = {}
+    for part in first.split(";")[1:]:
+        key, sep, raw = part.partition("=")
+        if sep:
+            found.setdefault(key.strip().lower(), raw.strip().strip('"'))
+    return found
+
+
+def _number(raw, integer=False):
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip()) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    if value is None or not math.isfinite(value) or value < 0:
+        return None
+    if integer:
+        return int(value) if value.is_integer() else None
+    return value
+
+
+def _retry_after(raw):
+    """Retry-After in its delta-seconds form, rounded up to whole seconds (an HTTP date is not used)."""
+    seconds = _number(raw)
+    return None if seconds is None else float(math.ceil(seconds))
+
+
+# --- proxies, decided from the task's environment -----------------------------------------------
+def _variable(environ, name):
+    # The lower-case name wins over the upper-case one, as in urllib and curl.
+    for key in (name.lower(), name.upper()):
+        value = environ.get(key)
+        if value and value.strip():
+            return value.strip()
+    return None
+
+
+def proxy_for(url, environ):
+    """The proxy URL to reach ``url`` through, or None to connect directly."""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return None
+    proxy = _variable(environ, "https_proxy") or _variable(environ, "all_proxy")
+    if proxy is None or bypasses_proxy(parts.hostname, parts.port, _variable(environ, "no_proxy")):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def bypasses_proxy(host, port, no_proxy):
+    """True when ``no_proxy`` (names, domain suffixes, host:port, addresses, CIDR networks, ``*``) covers the host."""
+    if not no_proxy or not host:
+        return False
+    entries = [e.strip() for e in no_proxy.replace(" ", ",").split(",") if e.strip()]
+    if "*" in entries:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        for entry in entries:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+    target = f"{host}:{port}" if port else host
+    return bool(proxy_bypass_environment(target, {"no": ",".join(entries)}))
+
+
+def proxy_shown(proxy):
+    """The proxy as a message may name it: scheme, host and port, never a user or password."""
+    parts = urlsplit(proxy)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}"
+
+
+def proxy_secrets(proxy):
+    """A proxy URL's password, to be kept out of messages."""
+    if not proxy:
+        return []
+    password = urlsplit(proxy).password
+    return [password] if password else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.cloudflare.magic.plugins.module_utils._auth import resolve_credentials
+from ansible_collections.cloudflare.magic.plugins.module_utils._options import resolve_credentials
 from ansible_collections.cloudflare.magic.plugins.module_utils._errors import OptionError
 
 TOKEN = "tok" + "e" * 37

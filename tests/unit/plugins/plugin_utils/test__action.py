@@ -1,0 +1,85 @@
+"""The action plugins' shared result handling: no_log marking, the task's no_log, diff and warnings."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from support.fakes import TOKEN, FakePacing
+
+from ansible.plugins.action import ActionBase
+from ansible_collections.cloudflare.magic.plugins.action.ipsec_psk import ActionModule as PskAction
+from ansible_collections.cloudflare.magic.plugins.action.ipsec_psk_bulk import ActionModule as BulkAction
+from ansible_collections.cloudflare.magic.plugins.plugin_utils import _action
+
+ACCOUNT = "a" * 32
+TUNNEL = "b" * 32
+KEY = "generated-key-0123456789abcdefghijklmnopqr"
+DIFF = {"before": {"psk_metadata": {"last_generated_on": "old"}}, "after": {"psk_metadata": {"last_generated_on": "new"}},
+        "before_header": "t", "after_header": "t"}
+
+
+class Display:
+    def __init__(self):
+        self.shown = []
+
+    def warning(self, text):
+        self.shown.append(("warning", text))
+
+    def error(self, text):
+        self.shown.append(("error", text))
+
+    def display(self, text):
+        self.shown.append(("display", text))
+
+
+def run(action_class, module_result, monkeypatch, problem=None, args=None):
+    """Run the action plugin's ``run`` with the module's result and the pacing faked."""
+    pacing = FakePacing()
+    pacing.problem = problem
+    made = []
+    monkeypatch.setattr(ActionBase, "run", lambda self, tmp=None, task_vars=None: {})
+    monkeypatch.setattr(_action, "controller_pacing", lambda local_tmp, connection: pacing)
+
+    def run_module(self, params, environ, make_pacing):
+        made.append(make_pacing(SimpleNamespace(base_url="x", options=params)))
+        return dict(module_result)
+
+    monkeypatch.setattr(action_class, "run_module", run_module)
+    action = action_class.__new__(action_class)
+    action._task = SimpleNamespace(args=args or {"account_id": ACCOUNT, "api_token": TOKEN, "ipsec_tunnel_id": TUNNEL},
+                                   environment=[], check_mode=False, diff=True, no_log=False)
+    action._display = Display()
+    return action.run(task_vars={}), action, made
+
+
+def test_a_result_with_a_key_is_censored_with_its_task_and_its_diff_shown_beside(monkeypatch):
+    result, action, _made = run(PskAction, {"changed": True, "psk": KEY, "diff": DIFF}, monkeypatch)
+    assert result["_ansible_no_log"] is True and action._task.no_log is True
+    (kind, text), = action._display.shown
+    assert kind == "display" and "+last_generated_on: new" in text and text.count(KEY) == 0
+
+
+def test_a_result_without_a_key_is_left_as_it_is_with_the_pacing_warning_in_it(monkeypatch):
+    result, action, made = run(PskAction, {"changed": False}, monkeypatch, problem="pacing is off: why")
+    assert "_ansible_no_log" not in result and action._task.no_log is False
+    assert result["warnings"] == ["pacing is off: why"] and action._display.shown == []
+    assert len(made) == 1 and made[0].closed and made[0].before == 0
+
+
+def test_a_censored_result_shows_its_warnings_and_failure_message_instead(monkeypatch):
+    module_result = {"changed": True, "failed": True, "msg": "Batch 2 failed", "warnings": ["tunnel x unapplied"],
+                     "rotated": {TUNNEL: {"psk": KEY}}}
+    args = {"account_id": ACCOUNT, "api_token": TOKEN, "ipsec_tunnel_ids": [TUNNEL]}
+    result, action, _made = run(BulkAction, module_result, monkeypatch, problem="pacing is off", args=args)
+    assert result["_ansible_no_log"] is True and action._task.no_log is True and "warnings" not in result
+    assert action._display.shown == [("warning", "tunnel x unapplied"), ("warning", "pacing is off"),
+                                     ("error", "Batch 2 failed")]
+
+
+@pytest.mark.parametrize("action_class", [PskAction, BulkAction])
+def test_invalid_options_fail_without_running_and_without_the_secret(action_class, monkeypatch):
+    result, action, made = run(action_class, {"changed": True}, monkeypatch,
+                               args={"api_token": TOKEN, "no_such_option": 1})
+    assert result["failed"] and "no_such_option" in result["msg"] and result["msg"].count(TOKEN) == 0
+    assert made == [] and action._task.no_log is False
