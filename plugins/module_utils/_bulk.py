@@ -26,14 +26,14 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
     IDENTIFIER,
     Connection,
     check_identifier,
-    is_older_than,
-    parse_instant,
     parse_max_age,
 )
 from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import (
     check_psk,
+    check_router_stamp,
     failures_as_result,
     list_tunnels,
+    rotation_reason,
     set_psks,
 )
 
@@ -73,7 +73,7 @@ class BulkRequest:
         self.max_age = parse_max_age(params["max_age"]) if params.get("max_age") is not None else None
         self.psks = self._keyed("psks", params.get("psks"), check_psk)
         self.router_stamps = self._keyed("router_psk_generated_on", params.get("router_psk_generated_on"),
-                                         _check_stamp)
+                                         lambda option, value: check_router_stamp(value, option))
         self.batch_size = params.get("batch_size")
         if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             raise OptionError("batch_size", f"must be between 1 and {MAX_BATCH_SIZE}",
@@ -110,18 +110,6 @@ class BulkRequest:
                                   "Key it by a tunnel the task rotates.")
             checked[key.lower() if is_id else key] = check(f"{option}[{key}]", value)
         return checked
-
-
-def _check_stamp(option, value):
-    if value == "":
-        return value  # the router holds no key from this collection
-    try:
-        parse_instant(value)
-    except ValueError:
-        raise OptionError(option, "is not an RFC 3339 time",
-                          "Give the psk_metadata.last_generated_on the router recorded, quoted, or an empty "
-                          "string when the router holds no key from this collection.") from None
-    return value
 
 
 def rotate_fleet(request, client, check_mode=False, now=None):
@@ -245,18 +233,7 @@ def _needs_rotation(request, tunnel_id, tunnel, now):
     edge_stamp = ((tunnel or {}).get("psk_metadata") or {}).get("last_generated_on")
     name = (tunnel or {}).get("name")
     router_stamp = request.router_stamps.get(tunnel_id, request.router_stamps.get(name))
-    if router_stamp is not None and not _same_instant(router_stamp, edge_stamp):
-        return True  # the router does not hold the key in force
-    if request.max_age is None:
-        return True
-    return is_older_than(edge_stamp, request.max_age, now)
-
-
-def _same_instant(a, b):
-    try:
-        return parse_instant(a) == parse_instant(b)
-    except ValueError:
-        return False
+    return rotation_reason(router_stamp, request.max_age, edge_stamp, now) != "fresh"
 
 
 def run_bulk_task(params, environ, check_mode=False, pacing=None):

@@ -159,7 +159,7 @@ class RotationRequest:
         self.psk = check_psk("psk", params["psk"]) if params.get("psk") is not None else None
 
 
-def check_router_stamp(value):
+def check_router_stamp(value, option="router_psk_generated_on"):
     """The router's recorded stamp as an instant, ``()`` when it holds no key from us, None when not given."""
     if value is None:
         return None
@@ -169,24 +169,27 @@ def check_router_stamp(value):
     try:
         return parse_instant(text)
     except ValueError:
-        raise OptionError("router_psk_generated_on", "is not an RFC 3339 timestamp",
+        raise OptionError(option, "is not an RFC 3339 timestamp",
                           "Give the psk_metadata.last_generated_on the router recorded with its key "
                           "(e.g. 2026-11-26T10:48:15.953887008Z), or an empty string when the router "
                           "holds no key from this collection.") from None
 
 
-def rotation_reason(request, last_generated_on, now):
-    """Why this run rotates (``router_stale``, ``no_max_age``, ``max_age``) or ``fresh`` when it does not."""
-    if request.router_stamp is not None:
+def rotation_reason(router_stamp, max_age, last_generated_on, now):
+    """Why a tunnel's key is rotated now (``router_stale``, ``no_max_age``, ``max_age``), or ``fresh``.
+
+    ``router_stamp`` comes from ``check_router_stamp``; ``last_generated_on`` is Cloudflare's stamp of the
+    key in force. Both modules decide with this, per tunnel."""
+    if router_stamp is not None:
         try:
             in_force = parse_instant(last_generated_on)
         except ValueError:
             in_force = None  # no key generated yet, or an unreadable stamp: the router cannot hold it
-        if request.router_stamp == () or request.router_stamp != in_force:
+        if router_stamp == () or router_stamp != in_force:
             return "router_stale"
-    if request.max_age is None:
+    if max_age is None:
         return "no_max_age"
-    if is_older_than(last_generated_on, request.max_age, now):
+    if is_older_than(last_generated_on, max_age, now):
         return "max_age"
     return "fresh"
 
@@ -206,7 +209,8 @@ def rotate_psk(request, client, check_mode=False, diff=False, now=None):
         result["tunnel"] = tunnel
         result["psk_metadata"] = before
 
-    reason = rotation_reason(request, before.get("last_generated_on"), now or datetime.now(timezone.utc))
+    reason = rotation_reason(request.router_stamp, request.max_age, before.get("last_generated_on"),
+                             now or datetime.now(timezone.utc))
     result["rotation_reason"] = reason
     if reason == "fresh":
         if diff:

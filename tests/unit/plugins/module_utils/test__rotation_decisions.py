@@ -54,7 +54,8 @@ class FakeClient:
     ({"router_psk_generated_on": "2026-11-19T12:00:00Z"}, None, "router_stale"),
 ])
 def test_rotation_reason(options, stamp, reason):
-    assert rotation_reason(request(**options), stamp, NOW) == reason
+    built = request(**options)
+    assert rotation_reason(built.router_stamp, built.max_age, stamp, NOW) == reason
 
 
 def test_a_fresh_key_is_left_alone_and_nothing_is_posted():
