@@ -39,8 +39,10 @@ class EmulatorStartError(RuntimeError):
 class EmulatorProcess:
     """A running ``python -m cf_emulator``: where it listens, its control client, and ``stop()``."""
 
-    def __init__(self, process: subprocess.Popen, ready: dict, log_file: Path | None):
+    def __init__(self, process: subprocess.Popen, ready_file: Path, log_file: Path | None):
+        ready = json.loads(ready_file.read_text(encoding="utf-8"))
         self.process = process
+        self.ready_file = ready_file
         self.pid = process.pid
         self.base_url = ready["base_url"]
         self.ca_file = ready["ca_file"]
@@ -100,8 +102,7 @@ def spawn(state_dir: str | os.PathLike, *emulator_args: str, log_file: str | os.
             raise EmulatorStartError(f"the emulator did not start within {timeout:g} s "
                                      f"(exit status {process.returncode}){where}")
         time.sleep(0.05)
-    ready = json.loads(ready_file.read_text(encoding="utf-8"))
-    return EmulatorProcess(process, ready, log_path)
+    return EmulatorProcess(process, ready_file, log_path)
 
 
 def shell_environment(emulator: EmulatorProcess, seed: dict, token_name: str) -> dict[str, str]:
