@@ -55,6 +55,8 @@ def test_tarball_leaves_out_development_files(tarball):
     listing = run("tar", "-tzf", tarball, cwd=tarball.parent).stdout.split()
     assert not [n for n in listing if n.startswith((".venv", "collections/", ".git/", "tests/output"))]
     assert "meta/runtime.yml" in listing and "plugins/modules/ipsec_psk.py" in listing
+    # `make demo` from the unpacked tarball: the demo, its lab, and the emulator it starts all ship.
+    assert {"docs/examples/demo.py", "docs/examples/lab/ipsec_lab.py", "tests/emulator/cf_emulator/process.py"} <= set(listing)
 
 
 @pytest.mark.slow
