@@ -94,9 +94,9 @@ def spawn(state_dir: str | os.PathLike, *emulator_args: str, seed: dict | str | 
 
     ``seed`` is a seed file, or a seed to write to ``state_dir``/seed.json (mode 0600: it holds tokens);
     without it the emulator serves default-seed.json. ``emulator_args`` go to ``python -m cf_emulator`` as
-    they are (``--no-tls``, ``--generate-tunnels N``, ``--ratelimit-quota Q`` ...). Its output goes to ``log_file`` (stdout and
-    stderr; the emulator never prints a key or a credential), or nowhere. Raises EmulatorStartError if it
-    exits or is not listening within ``timeout`` seconds.
+    they are (``--no-tls``, ``--generate-tunnels N``, ``--ratelimit-quota Q`` ...). Its output goes to
+    ``log_file`` (stdout and stderr; the emulator never prints a key or a credential), or nowhere. Raises
+    EmulatorStartError if it exits or is not listening within ``timeout`` seconds.
     """
     state = Path(state_dir).resolve()
     state.mkdir(parents=True, exist_ok=True)
