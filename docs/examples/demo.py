@@ -10,14 +10,11 @@ swanctl.conf is the key now in force at the (emulated) edge, and prints a summar
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +23,7 @@ BIN = Path(sys.executable).parent
 TUNNEL_NAME = "tunnel_nyc_01"
 sys.path.insert(0, str(ROOT / "tests" / "emulator"))
 
-from cf_emulator.control import ControlClient  # noqa: E402
+from cf_emulator.process import EmulatorStartError, spawn  # noqa: E402
 
 
 def step(text):
@@ -35,21 +32,6 @@ def step(text):
 
 def run(command, **kwargs):
     subprocess.run([str(c) for c in command], check=True, cwd=ROOT, **kwargs)
-
-
-def start_emulator():
-    ready = OUT / "emulator" / "ready.json"
-    log = open(OUT / "emulator.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cf_emulator", "--state-dir", str(OUT / "emulator"), "--ready-file", str(ready)],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "tests" / "emulator")), stdout=log, stderr=log)
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the emulator did not start; see {OUT / 'emulator.log'}")
-        time.sleep(0.05)
-    time.sleep(0.05)
-    return process, json.loads(ready.read_text())
 
 
 def install_collection():
@@ -61,8 +43,7 @@ def install_collection():
     return tarball
 
 
-def seed_credentials():
-    seed = json.loads((ROOT / "tests" / "emulator" / "default-seed.json").read_text())
+def seed_credentials(seed):
     account = seed["accounts"][0]
     token = next(t["value"] for t in seed["tokens"] if "Magic WAN Write" in t["permissions"])
     tunnel = next(t for t in account["tunnels"] if t["name"] == TUNNEL_NAME)
@@ -79,29 +60,32 @@ def main():
         shutil.rmtree(OUT)
     (OUT / "router").mkdir(parents=True)
     step("Starting the Cloudflare API emulator")
-    emulator, ready = start_emulator()
     try:
-        print(f"emulator: {ready['base_url']} (CA certificate {Path(ready['ca_file']).relative_to(ROOT)})")
+        emulator = spawn(OUT / "emulator", log_file=OUT / "emulator.log")
+    except EmulatorStartError as problem:
+        raise SystemExit(f"demo failed: {problem}") from None
+    try:
+        print(f"emulator: {emulator.base_url} (CA certificate {Path(emulator.ca_file).relative_to(ROOT)})")
         step("Building and installing cloudflare.magic from its tarball")
         tarball = install_collection()
         print(f"installed {tarball.name} into {(OUT / 'collections').relative_to(ROOT)}")
-        account, token, tunnel = seed_credentials()
+        account, token, tunnel = seed_credentials(emulator.seed)
         account_id, tunnel_id = account["id"], tunnel["id"]
         # Cloudflare's published psk_generate answer has no ipsec_id: without a custom remote identity on the
         # tunnel, the router's IKE identity is what the dashboard shows, given as router_ike_id.
         identity = [] if (tunnel.get("custom_remote_identities") or {}).get("fqdn_id") else [
             "-e", f"router_ike_id={tunnel_id}.{account['tag']}.ipsec.cloudflare.com"]
-        control = ControlClient(ready["control_url"], ready["ca_file"])
+        control = emulator.control
         before = control.edge(tunnel_id).get("last_generated_on")
 
         step("Running docs/examples/rotate_and_configure_strongswan.yml")
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(OUT / "collections"), ANSIBLE_NOCOLOR="1",
                    ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
                    CLOUDFLARE_ACCOUNT_ID=account_id, CLOUDFLARE_API_TOKEN=token,
-                   CLOUDFLARE_BASE_URL=ready["base_url"], ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+                   CLOUDFLARE_BASE_URL=emulator.base_url, ANSIBLE_PYTHON_INTERPRETER=sys.executable)
         run([BIN / "ansible-playbook", "-i", "localhost,", "-c", "local",
              "docs/examples/rotate_and_configure_strongswan.yml",
-             "-e", f"swanctl_conf_dir={OUT / 'router'}", "-e", f"cloudflare_ca_path={ready['ca_file']}",
+             "-e", f"swanctl_conf_dir={OUT / 'router'}", "-e", f"cloudflare_ca_path={emulator.ca_file}",
              "-e", f"tunnel_name={TUNNEL_NAME}", "-e", "swanctl_load=false", *identity], env=env)
 
         config = OUT / "router" / f"cloudflare-{TUNNEL_NAME}.conf"
@@ -124,14 +108,10 @@ def main():
             sys.path.insert(0, str(tunnel_demo.parent))
             import demo_tunnel
 
-            return demo_tunnel.main(ROOT, OUT, ready, control, tunnel_id, config)
+            return demo_tunnel.main(ROOT, OUT, config)
         return 0
     finally:
-        emulator.send_signal(signal.SIGTERM)
-        try:
-            emulator.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            emulator.kill()
+        emulator.stop()
         print("\nemulator stopped")
 
 

@@ -9,17 +9,18 @@ emulator whose tunnel's endpoints are the namespaces' addresses (TEST-NET-1, ins
 from __future__ import annotations
 
 import os
-import sys
+
+from cf_emulator import Emulator
+from lab.ipsec_handoff import Handoff, HandoffFailed, lab_seed
+from lab.ipsec_lab import IpsecLab, missing_requirements
+from lab.playbooks import PlaybookRunner
 
 
-def main(root, out, ready, control, tunnel_id, config):
-    """Called by demo.py after the config was rendered; returns the demo's exit status."""
-    del ready, control, tunnel_id  # the lab runs its own emulator, seeded with the namespaces' addresses
-    sys.path[:0] = [str(root / "tests"), str(root / "tests" / "emulator")]
-    from cf_emulator import Emulator
-    from support.ipsec_handoff import Handoff, HandoffFailed, lab_seed
-    from support.ipsec_lab import IpsecLab, missing_requirements
-    from support.playbooks import PlaybookRunner
+def main(root, out, config):
+    """Called by demo.py after the config was rendered; returns the demo's exit status.
+
+    The lab runs its own emulator, seeded with the namespaces' addresses.
+    """
 
     print("\n==> A real IKE session with the handed-on key")
     reason = missing_requirements()

@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from emulator_process import EmulatorProcess
+from cf_emulator.process import spawn
 from support.fleet import fleet_play, fleet_tunnels, rotate_by_host_task, write_fleet_inventory
 from support.playbooks import BIN, PlaybookRunner
 
@@ -72,7 +72,8 @@ def _start(runner, playbook, inventory, forks):
 def run_path(workdir, variant, size, forks, quota, window, block, slices=1):
     """Rotate ``size`` tunnels with ``variant``; with ``slices`` > 1, that many concurrent runs, each with its
     own local_tmp (so its own pacing state, as on separate AWX execution nodes) and a disjoint part of the fleet."""
-    with EmulatorProcess(workdir / "emulator", tunnels=size, quota=quota, window=window, block=block) as emu:
+    with spawn(workdir / "emulator", "--quiet", "--generate-tunnels", str(size), "--ratelimit-quota", str(quota),
+               "--ratelimit-window", str(window), "--ratelimit-block", str(block)) as emu:
         tunnels = fleet_tunnels(emu.tunnels())
         keys_dir = workdir / "keys"
         keys_dir.mkdir(parents=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from emulator_process import EmulatorProcess
+from cf_emulator.process import spawn
 from measure import run_measured
 from support.fleet import fleet_play, fleet_tunnels, rotate_by_host_task, uri_rotate_task, write_fleet_inventory
 from support.playbooks import PlaybookRunner
@@ -37,7 +37,8 @@ HEADER = (f"{'variant':<10}{'rotated':>11}{'429s':>6}{'requests':>9}{'span s':>1
 
 
 def run_fleet(workdir, variant, size, forks, quota, window, block):
-    with EmulatorProcess(workdir / "emulator", tunnels=size, quota=quota, window=window, block=block) as emu:
+    with spawn(workdir / "emulator", "--quiet", "--generate-tunnels", str(size), "--ratelimit-quota", str(quota),
+               "--ratelimit-window", str(window), "--ratelimit-block", str(block)) as emu:
         runner = PlaybookRunner(workdir / "run", emu)
         tunnels = fleet_tunnels(emu.tunnels())
         inventory = write_fleet_inventory(workdir / "fleet.yml", tunnels)

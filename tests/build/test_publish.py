@@ -55,6 +55,9 @@ def test_tarball_leaves_out_development_files(tarball):
     listing = run("tar", "-tzf", tarball, cwd=tarball.parent).stdout.split()
     assert not [n for n in listing if n.startswith((".venv", "collections/", ".git/", "tests/output"))]
     assert "meta/runtime.yml" in listing and "plugins/modules/ipsec_psk.py" in listing
+    # `make demo` from the unpacked tarball: the demo, its lab, and the emulator it starts all ship.
+    demo_needs = {"docs/examples/demo.py", "docs/examples/lab/ipsec_lab.py", "tests/emulator/cf_emulator/process.py"}
+    assert demo_needs <= set(listing)
 
 
 @pytest.mark.slow

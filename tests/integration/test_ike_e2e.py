@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from cf_emulator import Emulator
-from support.ipsec_handoff import Handoff, lab_seed
-from support.ipsec_lab import IpsecLab, missing_requirements
+from lab.ipsec_handoff import Handoff, lab_seed
+from lab.ipsec_lab import IpsecLab, missing_requirements
 from support.playbooks import PlaybookRunner
 
 pytestmark = pytest.mark.e2e

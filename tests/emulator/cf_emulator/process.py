@@ -4,6 +4,7 @@
     with spawn("work/emulator", "--generate-tunnels", "20") as emulator:
         emulator.base_url, emulator.ca_file, emulator.control_url   # from the ready file
         emulator.control.edge_psk(tunnel_id)                        # a ControlClient
+        emulator.seed, emulator.requests, emulator.edge_psk(...)    # what tests use of an in-process Emulator
     # or keep it: emulator = spawn(...); ...; emulator.stop()
 
 From a shell (an ``ansible-test`` target's runme.sh), the same start with an environment file to source:
@@ -37,10 +38,17 @@ class EmulatorStartError(RuntimeError):
 
 
 class EmulatorProcess:
-    """A running ``python -m cf_emulator``: where it listens, its control client, and ``stop()``."""
+    """A running ``python -m cf_emulator``: where it listens, its seed, its control client, and ``stop()``.
 
-    def __init__(self, process: subprocess.Popen, ready: dict, log_file: Path | None):
+    Also answers what the tests' PlaybookRunner and the benchmarks read of an in-process ``Emulator``
+    (``seed``, ``requests``, ``clear_requests()``, ``tunnels()``, ``edge_psk()``), through the control client.
+    """
+
+    def __init__(self, process: subprocess.Popen, ready_file: Path, log_file: Path | None, seed: dict):
+        ready = json.loads(ready_file.read_text(encoding="utf-8"))
         self.process = process
+        self.seed = seed
+        self.ready_file = ready_file
         self.pid = process.pid
         self.base_url = ready["base_url"]
         self.ca_file = ready["ca_file"]
@@ -59,6 +67,19 @@ class EmulatorProcess:
                 self.process.wait()
         return self.process.returncode
 
+    @property
+    def requests(self) -> list:
+        return self.control.requests
+
+    def clear_requests(self) -> None:
+        self.control.clear_requests()
+
+    def tunnels(self) -> list[dict]:
+        return self.control.tunnels()
+
+    def edge_psk(self, tunnel_id: str) -> str | None:
+        return self.control.edge_psk(tunnel_id)
+
     def __enter__(self) -> EmulatorProcess:
         return self
 
@@ -66,23 +87,26 @@ class EmulatorProcess:
         self.stop()
 
 
-def spawn(state_dir: str | os.PathLike, *emulator_args: str, log_file: str | os.PathLike | None = None,
-          python: str | None = None, timeout: float = 30.0) -> EmulatorProcess:
+def spawn(state_dir: str | os.PathLike, *emulator_args: str, seed: dict | str | os.PathLike | None = None,
+          log_file: str | os.PathLike | None = None, python: str | None = None,
+          timeout: float = 30.0) -> EmulatorProcess:
     """Start the emulator with its state (CA, certificates, ready file) in ``state_dir``; return once it listens.
 
-    ``emulator_args`` go to ``python -m cf_emulator`` as they are (``--no-tls``, ``--seed FILE``,
-    ``--generate-tunnels N``, ``--ratelimit-quota Q`` ...). Its output goes to ``log_file`` (stdout and
-    stderr; the emulator never prints a key or a credential), or nowhere. Raises EmulatorStartError if it
-    exits or is not listening within ``timeout`` seconds.
+    ``seed`` is a seed file, or a seed to write to ``state_dir``/seed.json (mode 0600: it holds tokens);
+    without it the emulator serves default-seed.json. ``emulator_args`` go to ``python -m cf_emulator`` as
+    they are (``--no-tls``, ``--generate-tunnels N``, ``--ratelimit-quota Q`` ...). Its output goes to
+    ``log_file`` (stdout and stderr; the emulator never prints a key or a credential), or nowhere. Raises
+    EmulatorStartError if it exits or is not listening within ``timeout`` seconds.
     """
     state = Path(state_dir).resolve()
     state.mkdir(parents=True, exist_ok=True)
     ready_file = state / READY_FILE_NAME
     ready_file.unlink(missing_ok=True)  # a stale file from an earlier run must not pass for this one's
     log_path = Path(log_file).resolve() if log_file is not None else None
+    seed_file = _seed_file(seed, state)
     pythonpath = os.pathsep.join(filter(None, [str(EMULATOR_DIR), os.environ.get("PYTHONPATH")]))
     command = [python or sys.executable, "-m", "cf_emulator", "--state-dir", str(state),
-               "--ready-file", str(ready_file), *emulator_args]
+               "--ready-file", str(ready_file), "--seed", str(seed_file), *emulator_args]
     output = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL
     try:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
@@ -100,8 +124,19 @@ def spawn(state_dir: str | os.PathLike, *emulator_args: str, log_file: str | os.
             raise EmulatorStartError(f"the emulator did not start within {timeout:g} s "
                                      f"(exit status {process.returncode}){where}")
         time.sleep(0.05)
-    ready = json.loads(ready_file.read_text(encoding="utf-8"))
-    return EmulatorProcess(process, ready, log_path)
+    return EmulatorProcess(process, ready_file, log_path, load_seed(seed_file))
+
+
+def _seed_file(seed: dict | str | os.PathLike | None, state: Path) -> Path:
+    if seed is None:
+        return DEFAULT_SEED_FILE
+    if not isinstance(seed, dict):
+        return Path(seed).resolve()
+    path = state / "seed.json"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(seed, handle)
+    return path
 
 
 def shell_environment(emulator: EmulatorProcess, seed: dict, token_name: str) -> dict[str, str]:
@@ -140,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     args, emulator_args = parser.parse_known_args(argv)
     seed_file = Path(args.seed).resolve() if args.seed else DEFAULT_SEED_FILE
     state = Path(args.state_dir)
-    emulator = spawn(state, "--seed", str(seed_file), *emulator_args, log_file=state / "emulator.log")
+    emulator = spawn(state, *emulator_args, seed=seed_file, log_file=state / "emulator.log")
     try:
-        write_env_file(args.env_file, shell_environment(emulator, load_seed(seed_file), args.token))
+        write_env_file(args.env_file, shell_environment(emulator, emulator.seed, args.token))
     except BaseException:
         emulator.stop()
         raise

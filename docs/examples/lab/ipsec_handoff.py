@@ -21,7 +21,7 @@ from pathlib import Path
 from cf_emulator import Fault, default_seed
 from cf_emulator.state import new_psk
 
-EXAMPLE_PLAYBOOK = Path(__file__).resolve().parents[2] / "docs" / "examples" / "rotate_and_configure_strongswan.yml"
+EXAMPLE_PLAYBOOK = Path(__file__).resolve().parents[1] / "rotate_and_configure_strongswan.yml"
 LAB_TUNNEL = {
     "id": "0b5e1ab0c0ffee00d15ea5e0000ca11e",
     "name": "lab_ike_01",
