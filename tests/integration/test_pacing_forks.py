@@ -37,14 +37,15 @@ def emulator_client(emu, token, pacing, **retry):
                             validate_certs=True, ca_path=emu.ca_file, retry=policy(**retry), pacing=pacing)
 
 
-def _calls(emu, directory, token, count):
-    """One fork: ``count`` tasks in a row, each with its own client and pacing, as ansible runs them."""
+def _calls(base_url, ca_file, account_id, directory, token, count):
+    """One worker process: ``count`` tasks in a row, each with its own client and pacing, as ansible runs them."""
     failures = 0
     for _unused in range(count):
-        pacing = SharedPacing(str(directory), emu.base_url)
-        client = emulator_client(emu, token, pacing, retries=0)
+        pacing = SharedPacing(str(directory), base_url)
+        client = CloudflareClient(base_url, Credentials(api_token=token), timeout=DEFAULTS["timeout"],
+                                  validate_certs=True, ca_path=ca_file, retry=policy(retries=0), pacing=pacing)
         try:
-            client.call("GET", f"/accounts/{emu.account_id}/magic/ipsec_tunnels")
+            client.call("GET", f"/accounts/{account_id}/magic/ipsec_tunnels")
         except Exception:  # noqa: BLE001 - counted; the parent asserts on the emulator's record
             failures += 1
         finally:
@@ -54,9 +55,11 @@ def _calls(emu, directory, token, count):
 
 def test_forks_sharing_the_state_file_stay_under_the_quota(limited, tmp_path):
     token = limited.token("magic_wan_write")
-    context = multiprocessing.get_context("fork")
-    forks = [context.Process(target=_calls, args=(limited, tmp_path / "pacing", token, CALLS))
-             for _unused in range(PROCESSES)]
+    # Fresh interpreters ("spawn"): a fork of this process could inherit a lock held by one of the
+    # emulator's server threads (or pytest-xdist's) and hang; Ansible's forks have no such threads.
+    context = multiprocessing.get_context("spawn")
+    args = (limited.base_url, limited.ca_file, limited.account_id, tmp_path / "pacing", token, CALLS)
+    forks = [context.Process(target=_calls, args=args) for _unused in range(PROCESSES)]
     for fork in forks:
         fork.start()
     for fork in forks:
