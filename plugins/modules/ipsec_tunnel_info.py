@@ -17,7 +17,7 @@ description:
   - Never returns a secret. Cloudflare never returns a key from this endpoint; the other secret-shaped
     fields of a tunnel (C(bgp.md5_key) and any field whose name holds C(key), C(secret), C(psk)...) are
     hidden as in RV(cloudflare.magic.ipsec_psk#module:tunnel) and are not copied into the report anyway.
-  - The decisions are those of M(cloudflare.magic.ipsec_psk) and M(cloudflare.magic.ipsec_psk_bulk):
+  - The decisions are those of M(cloudflare.magic.ipsec_psk) and M(cloudflare.magic.ipsec_psk_bulk).
     RV(ipsec_tunnels[].overdue) is true exactly when a rotation with the same O(max_age) would rotate,
     and RV(ipsec_tunnels[].router_stale) when it would rotate because of O(router_psk_generated_on).
   - A token with C(Magic WAN Read) or C(Magic Transit Read) is enough.
@@ -28,7 +28,6 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.actiongroups
-  - ansible.builtin.action_common_attributes.info_module
 options:
   ipsec_tunnel_ids:
     description:
