@@ -109,8 +109,8 @@ def test_the_summary_is_published_with_set_stats(playbooks, emulator, tmp_path):
     assert html.count('class="overdue"') == 3 and "<table>" in html
 
 
-def test_rotate_overdue_rotates_routers_overdue_tunnels_and_keeps_keys_out_of_the_report(playbooks, emulator,
-                                                                                      tmp_path):
+def test_rotate_overdue_rotates_routers_overdue_tunnels_and_keeps_keys_out_of_the_report(
+        playbooks, emulator, tmp_path):
     by_name = {t["name"]: t for t in emulator.tunnels(emulator.account_id)}
     routers = {"router-nyc": "tunnel_nyc_01", "router-fra": "tunnel_fra_01"}
     stamps = {"router-nyc": edge_stamp(by_name["tunnel_nyc_01"]), "router-fra": edge_stamp(by_name["tunnel_fra_01"])}

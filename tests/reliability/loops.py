@@ -86,9 +86,9 @@ def run_info_loop_cell(callback, emulator, playbooks, workdir, verbosity=3):
     saved = workdir / "reports.json"
     results = json.loads(saved.read_text())["results"] if saved.exists() else []
     reported = [r["ipsec_tunnels"][0]["name"] for r in results if r.get("ipsec_tunnels")]
+    kept = saved.read_text() if saved.exists() else ""
     return LoopOutcome(returncode=run.returncode, keys=len(reported),
                        hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
-                             "callback files": sum(count(t) for t in files.values()) + count(saved.read_text()
-                                                                                               if saved.exists() else "")},
+                             "callback files": sum(count(t) for t in files.values()) + count(kept)},
                        files=len(files), callback_saw_rotation=INFO in shown or "localhost" in files,
                        keys_ok=reported == list(INFO_TUNNELS))

@@ -43,7 +43,7 @@ FLEET = [
 
 def test_all_tunnels_in_one_get_in_cloudflares_order_with_the_reported_fields_only():
     result, sent = run(FLEET)
-    assert [(method, url) for method, url, *_ in sent] == [
+    assert [request[:2] for request in sent] == [
         ("GET", f"https://api.example.test/client/v4/accounts/{ACCOUNT}/magic/ipsec_tunnels")]
     assert result["changed"] is False and result["reported_on"] == "2026-11-26T12:00:00Z"
     assert [row["name"] for row in result["ipsec_tunnels"]] == ["tunnel_01", "tunnel_02", "tunnel_03", "tunnel_04"]
