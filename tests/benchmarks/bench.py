@@ -7,6 +7,7 @@
    quota-bound minimum.
 4. The bulk path (ipsec_psk_bulk) against the per-tunnel path on a larger fleet, from one controller and
    as four concurrent AWX job slices on one quota.
+5. A key-age report (ipsec_tunnel_info, and the example report playbook) on a large account: requests and time.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import fleet_bulk  # noqa: E402
 import fleet_run  # noqa: E402
 import per_task  # noqa: E402
 import requests_per_key  # noqa: E402
+import tunnel_info  # noqa: E402
 from cf_emulator.process import spawn  # noqa: E402
 from support.playbooks import BIN, PlaybookRunner  # noqa: E402
 
@@ -49,6 +51,10 @@ def parse_args(argv=None):
                         help="concurrent runs sharing the fleet in the bulk comparison (1: one controller)")
     parser.add_argument("--skip-bulk", action="store_true")
     parser.add_argument("--only-bulk", action="store_true")
+    parser.add_argument("--info-tunnels", type=int, default=1000, help="tunnels generated for the key-age report")
+    parser.add_argument("--info-repeats", type=int, default=5, help="interleaved rounds of the key-age report")
+    parser.add_argument("--skip-info", action="store_true")
+    parser.add_argument("--only-info", action="store_true")
     return parser.parse_args(argv)
 
 
@@ -76,12 +82,15 @@ def main(argv=None):
         os.environ["ANSIBLE_COLLECTIONS_PATH"] = collections_path(workdir)
         print(machine(), flush=True)
 
-        if not args.only_fleet and not args.only_bulk:
+        only = args.only_fleet or args.only_bulk or args.only_info
+        if not only:
             per_task_and_keys(args, workdir)
-        if not args.skip_fleet and not args.only_bulk:
+        if not args.skip_fleet and (args.only_fleet or not only):
             fleet(args, workdir)
-        if not args.skip_bulk and not args.only_fleet:
+        if not args.skip_bulk and (args.only_bulk or not only):
             bulk(args, workdir)
+        if not args.skip_info and (args.only_info or not only):
+            info(args, workdir)
     return 0
 
 
@@ -124,6 +133,14 @@ def bulk(args, workdir):
     print("handed on: hosts whose key file holds the edge key; API s: first to last API request in the emulator's "
           "record; wall s: the ansible-playbook run(s); API ratio: per-tunnel API s / bulk API s; xN: N "
           "concurrent runs (AWX job slices), each with its own local_tmp and 1/N of the fleet")
+
+
+def info(args, workdir):
+    print(f"\n== key-age report: {args.info_tunnels} generated tunnels (+ the seed's 5), {args.info_repeats} "
+          "interleaved rounds ==", flush=True)
+    print(tunnel_info.table(tunnel_info.run(workdir / "info", args.info_tunnels, args.info_repeats)), flush=True)
+    print("requests: API requests in the emulator's record per run; minus empty: the median run less an empty "
+          "play's (ansible-playbook start-up); reported: tunnels in the result or rows in the CSV")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import cloudflare
 import httpx
 import pydantic
 import pytest
-from cf_emulator import Fault
+from cf_emulator import NEVER_GENERATED_FORMS, Emulator, Fault, default_seed
 from cloudflare.types.magic_transit import (
     IPSECTunnelGetResponse,
     IPSECTunnelListResponse,
@@ -129,6 +129,21 @@ def test_optional_fields_parse_under_the_models(emulator):
                           IPSECTunnelGetResponse).ipsec_tunnel
     label, _dot, rest = singapore.custom_remote_identities.fqdn_id.partition(".")
     assert label and rest == f"{emulator.account_id}.custom.ipsec.cloudflare.com"
+
+
+def test_every_form_of_a_never_generated_key_is_published(tmp_path):
+    """The forms ipsec_tunnel_info handles for a tunnel without a key all parse under the SDK's list model."""
+    seed = default_seed()
+    tunnels = seed["accounts"][0]["tunnels"]
+    for number, fields in enumerate(NEVER_GENERATED_FORMS.values()):
+        tunnels.append(dict(tunnels[2], id=f"{number + 1:032x}", name=f"never_{number}", **fields))
+    with Emulator(tls=True, state_dir=str(tmp_path / "emulator"), seed=seed) as emulator:
+        listed = validated(sdk(emulator).magic_transit.ipsec_tunnels.with_raw_response.list(
+            account_id=emulator.account_id), IPSECTunnelListResponse)
+    assert unknown_fields(listed) == []
+    never = [t for t in listed.ipsec_tunnels if t.name.startswith("never_") or t.name == "tunnel_lon_01"]
+    assert len(never) == 1 + len(NEVER_GENERATED_FORMS)
+    assert all(t.psk_metadata is None or t.psk_metadata.last_generated_on is None for t in never)
 
 
 @pytest.mark.parametrize("how", ["argument", "extra_headers"])

@@ -7,7 +7,7 @@ import pytest
 from ansible.release import __version__ as ansible_core
 
 from reliability.callbacks import CALLBACKS
-from reliability.loops import TUNNELS, run_loop_cell
+from reliability.loops import TUNNELS, run_info_loop_cell, run_loop_cell
 from reliability.record import record
 
 
@@ -23,3 +23,17 @@ def test_loop_callbacks(callback, emulator, playbooks, tmp_path):
     assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
     ok = seen.keys_ok
     assert ok, "a router file does not hold exactly its tunnel's edge key"
+
+
+@pytest.mark.parametrize("callback", CALLBACKS, ids=[c.name for c in CALLBACKS])
+def test_info_loop_callbacks(callback, emulator, playbooks, tmp_path):
+    seen = run_info_loop_cell(callback, emulator, playbooks, tmp_path)
+    record("loops", core=ansible_core, callback=f"{callback.name} (ipsec_tunnel_info)", keys_ok=seen.keys_ok,
+           hits=sum(seen.hits.values()), **seen.hits)
+    assert seen.returncode == 0, "the playbook failed"
+    assert seen.callback_saw_rotation, f"{callback.name} showed nothing of the report task"
+    leaking = {c: n for c, n in seen.hits.items() if n}
+    assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
+    complete = seen.keys_ok
+    assert complete, "the registered loop does not hold one report per tunnel"
+    assert emulator.generated_psks() == [], "a report generated a key"

@@ -12,6 +12,7 @@ from cf_emulator import Fault
 from reliability.channels import VERBOSITIES, runner_text, syslog_env
 from reliability.common import FAST_RETRIES, tunnel_id
 from support.bulk import bulk_task, write_bulk_keys_task
+from support.info import info_task, save_report_task
 from support.playbooks import play, rotate_task, seed_account, write_psk_task
 
 CHANNELS = tuple(f"stdout -v{n}" for n in VERBOSITIES) + ("log_path", "runner events", "target syslog")
@@ -25,7 +26,7 @@ class LeakScenario:
     options: dict = field(default_factory=dict)
     args: tuple = ()  # extra ansible-playbook arguments
     env: str = "token"  # token | email_key
-    shape: str = "single"  # single | loop | module_defaults | bad_input | bulk | own_psk
+    shape: str = "single"  # single | loop | module_defaults | bad_input | bulk | own_psk | info
     psk_holds_token: bool = False
 
 
@@ -52,6 +53,9 @@ LEAK_SCENARIOS = (
     LeakScenario("bulk module, 3 tunnels", shape="bulk"),
     LeakScenario("bulk module check mode", args=("--check",), shape="bulk"),
     LeakScenario("own key given as psk", shape="own_psk"),
+    # ipsec_tunnel_info over every tunnel, two of which carry a BGP MD5 key: those keys are searched for too.
+    LeakScenario("info module, every tunnel", shape="info"),
+    LeakScenario("info module check mode, in a loop", args=("--check",), shape="info_loop"),
 )
 
 
@@ -107,6 +111,14 @@ def _build(scenario, emulator, playbooks, workdir):
         plays = play(_rotate(emulator, {"ipsec_tunnel_id": tid, "psk": "{{ vault_psk }}"}), write_psk_task(router))
         plays[0]["vars"] = {"vault_psk": "own-" + random_secrets.token_urlsafe(24)}
         return plays, env, {tid: router}
+    if scenario.shape in ("info", "info_loop"):
+        stamps = {"tunnel_nyc_01": "2026-01-01T00:00:00Z", "tunnel_lon_01": ""}
+        task = info_task(emulator, register="rotation", max_age="90d", router_psk_generated_on=stamps, **FAST_RETRIES)
+        if scenario.shape == "info_loop":
+            task["cloudflare.magic.ipsec_tunnel_info"]["ipsec_tunnel_names"] = ["{{ item }}"]
+            task["cloudflare.magic.ipsec_tunnel_info"]["router_psk_generated_on"] = {}
+            task["loop"] = [t["name"] for t in seed_account(emulator)["tunnels"]]
+        return play(task, save_report_task(workdir / "report.json", "rotation")), env, {}
     if scenario.shape == "bad_input":
         options = {"ipsec_tunnel_id": tid, "api_token": playbooks.token, "api_email": user["email"],
                    "api_key": user["api_key"]}
@@ -140,7 +152,8 @@ def run_leak_scenario(scenario, emulator, playbooks, workdir):
         env["ANSIBLE_LOCAL_TEMP"] = str(workdir / f"pacing-{verbosity}" / "ansible-tmp")
 
         def secrets():
-            return [*emulator.generated_psks(), playbooks.token, user["api_key"]]
+            md5_keys = emulator.bgp_md5_keys() if scenario.shape.startswith("info") else []
+            return [*emulator.generated_psks(), playbooks.token, user["api_key"], *md5_keys]
         if verbosity == "runner":
             text, events = runner_text(playbooks, plays, workdir, env, scenario.args)
             hits["runner events"] = sum(text.count(s) for s in secrets() if s)

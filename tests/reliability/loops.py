@@ -1,13 +1,16 @@
 """The loop x callback matrix: one registered ipsec_psk task loops over tunnels, a router play takes each
 item's key from the registered results, and every callback's output is searched for every key the
-emulator answered with and for the token. Run on the oldest release of every admitted core line."""
+emulator answered with and for the token. Run on the oldest release of every admitted core line.
+A second row per callback does the same for an ipsec_tunnel_info loop over tunnels with a BGP MD5 key."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from reliability.callbacks import collections_path, written_files
 from reliability.common import FAST_RETRIES
+from support.info import info_task, save_report_task
 from support.playbooks import rotate_task, seed_account
 
 TUNNELS = 2
@@ -54,3 +57,38 @@ def run_loop_cell(callback, emulator, playbooks, workdir, verbosity=3):
                        hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
                              "callback files": sum(count(t) for t in files.values())},
                        files=len(files), callback_saw_rotation=saw, keys_ok=keys_ok)
+
+
+INFO = "Report the tunnels' key ages"
+INFO_TUNNELS = ("tunnel_nyc_01b", "tunnel_fra_01")  # the two seeded with a BGP MD5 key
+
+
+def info_plays(emulator, workdir):
+    """A registered ipsec_tunnel_info loop, one tunnel per item, and a task that keeps what it registered."""
+    report = dict(info_task(emulator, register="reports", ipsec_tunnel_names=["{{ item }}"], max_age="90d",
+                            **FAST_RETRIES), name=INFO, loop=list(INFO_TUNNELS))
+    return [{"name": "Report", "hosts": "localhost", "gather_facts": False,
+             "tasks": [report, save_report_task(workdir / "reports.json", "reports")]}]
+
+
+def run_info_loop_cell(callback, emulator, playbooks, workdir, verbosity=3):
+    """The same search for ipsec_tunnel_info: no MD5 key and no token in any channel; ``keys_ok`` here means
+    the registered loop holds one complete report per tunnel."""
+    folder = workdir / "callback-output"
+    env = dict(callback.environment(folder), ANSIBLE_COLLECTIONS_PATH=collections_path())
+    run = playbooks.run(info_plays(emulator, workdir), env=env, verbosity=verbosity)
+    files = written_files(folder)
+    secrets = [*emulator.bgp_md5_keys(), playbooks.token]
+
+    def count(text):
+        return sum(text.count(s) for s in secrets if s)
+    shown = "\n".join(files.values()) if callback.folder_option else run.stdout
+    saved = workdir / "reports.json"
+    results = json.loads(saved.read_text())["results"] if saved.exists() else []
+    reported = [r["ipsec_tunnels"][0]["name"] for r in results if r.get("ipsec_tunnels")]
+    kept = saved.read_text() if saved.exists() else ""
+    return LoopOutcome(returncode=run.returncode, keys=len(reported),
+                       hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
+                             "callback files": sum(count(t) for t in files.values()) + count(kept)},
+                       files=len(files), callback_saw_rotation=INFO in shown or "localhost" in files,
+                       keys_ok=reported == list(INFO_TUNNELS))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from ansible_collections.cloudflare.magic.plugins.module_utils._client import CloudflareClient, RetryPolicy
 from ansible_collections.cloudflare.magic.plugins.module_utils._options import CONNECTION_SPEC, Credentials
@@ -109,3 +109,18 @@ def fake_client(session, pacing=None, clock=None, **retry):
     return CloudflareClient("https://api.example.test/client/v4", Credentials(api_token=TOKEN),
                             timeout=DEFAULTS["timeout"], validate_certs=True, ca_path=None, retry=policy(**retry),
                             pacing=pacing, session=session, sleep=clock.sleep, clock=clock, environ={})
+
+
+def fake_tunnel(number, **fields):
+    """A tunnel object as Cloudflare's list answers it (required fields only, plus ``fields``); ``number`` makes
+    its id and name unique. ``psk_metadata`` is left out unless given: a tunnel that never had a key."""
+    tunnel = {"id": f"{number:032x}", "name": f"tunnel_{number:02d}", "cloudflare_endpoint": "162.159.64.1",
+              "interface_address": f"10.252.{number}.0/31"}
+    tunnel.update(fields)
+    return tunnel
+
+
+def generated(days_before_now, now=NOW):
+    """``psk_metadata`` of a key generated ``days_before_now`` days before ``now``, with nanoseconds as Cloudflare writes."""
+    stamp = (now - timedelta(days=days_before_now)).strftime("%Y-%m-%dT%H:%M:%S")
+    return {"last_generated_on": f"{stamp}.123456789Z"}

@@ -9,6 +9,7 @@ from .emulator import Emulator
 from .faults import KINDS as FAULT_KINDS
 from .faults import Fault
 from .records import RecordedRequest
-from .seed import default_seed, load_seed, seed_with_tunnels
+from .seed import NEVER_GENERATED_FORMS, default_seed, load_seed, seed_with_tunnels
 
-__all__ = ["Emulator", "Fault", "FAULT_KINDS", "RecordedRequest", "default_seed", "load_seed", "seed_with_tunnels"]
+__all__ = ["Emulator", "Fault", "FAULT_KINDS", "NEVER_GENERATED_FORMS", "RecordedRequest", "default_seed", "load_seed",
+           "seed_with_tunnels"]

@@ -18,6 +18,17 @@ _CLOUDFLARE_ENDPOINTS = ("162.159.64.1", "162.159.65.1", "162.159.66.164", "162.
 _FLEET_INTERFACES = ipaddress.ip_network("10.200.0.0/16")
 _FLEET_CUSTOMERS = ipaddress.ip_network("100.64.0.0/10")
 
+# A tunnel that never had a key, in every form the published schema admits: SDK 5.x makes psk_metadata and
+# its last_generated_on both Optional. Which form Cloudflare sends is not documented; the emulator's own
+# tunnels (tunnel_lon_01, a third of every generated fleet) leave psk_metadata out, and a seed may store any
+# of these (answered as stored) so that tests cover them all.
+NEVER_GENERATED_FORMS = {
+    "absent": {},
+    "null": {"psk_metadata": None},
+    "empty": {"psk_metadata": {}},
+    "null_stamp": {"psk_metadata": {"last_generated_on": None}},
+}
+
 
 def load_seed(path: str | Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
@@ -83,6 +94,7 @@ def check_seed(seed: dict[str, Any]) -> None:
                 if not tunnel.get(required):
                     raise ValueError(f"seed: tunnel {name} needs {required}")
             _check_fqdn_id(tunnel, account["id"])
+            _check_psk_metadata(tunnel)
             names.add(name)
             tunnel_ids.add(tunnel["id"])
     for kind in ("tokens", "users"):
@@ -102,6 +114,18 @@ def _check_fqdn_id(tunnel: dict[str, Any], account_id: str) -> None:
     if not label or rest != f"{account_id}.custom.ipsec.cloudflare.com":
         raise ValueError(f"seed: tunnel {tunnel['name']}: custom_remote_identities.fqdn_id must be "
                          f"<label>.{account_id}.custom.ipsec.cloudflare.com")
+
+
+def _check_psk_metadata(tunnel: dict[str, Any]) -> None:
+    """``psk_metadata`` as the schema has it: absent, null, or an object whose ``last_generated_on`` is text or null."""
+    if "psk_metadata" not in tunnel or tunnel["psk_metadata"] is None:
+        return
+    metadata = tunnel["psk_metadata"]
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("last_generated_on", ""), (str, type(None))):
+        raise ValueError(f"seed: tunnel {tunnel['name']}: psk_metadata must be null or "
+                         "{\"last_generated_on\": <RFC 3339 time or null>}")
+    if "psk_age_days" in tunnel:
+        raise ValueError(f"seed: tunnel {tunnel['name']}: give psk_metadata or psk_age_days, not both")
 
 
 def _require_identifier(value: Any, what: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from cf_emulator import Emulator, default_seed, seed_with_tunnels
+from cf_emulator import NEVER_GENERATED_FORMS, Emulator, default_seed, seed_with_tunnels
 
 
 def test_default_seed_has_what_tests_need():
@@ -76,3 +76,22 @@ def test_seed_target_as_text_is_answered_in_both_forms():
 def test_bgp_md5_keys_are_listed_for_leak_tests():
     keys = Emulator(tls=False).bgp_md5_keys()
     assert len(keys) == 2 and all(keys)
+
+
+def test_every_published_never_generated_form_is_stored_and_answered_as_seeded():
+    seed = default_seed()
+    tunnels = seed["accounts"][0]["tunnels"]
+    for number, fields in enumerate(NEVER_GENERATED_FORMS.values()):
+        tunnels.append(dict(tunnels[2], id=f"{number + 1:032x}", name=f"never_{number}", **fields))
+    emulator = Emulator(seed=seed, tls=False)
+    for number, fields in enumerate(NEVER_GENERATED_FORMS.values()):
+        answered = emulator.tunnel(f"{number + 1:032x}")
+        assert {k: v for k, v in answered.items() if k == "psk_metadata"} == fields
+
+
+@pytest.mark.parametrize("metadata", ["2026-01-01T00:00:00Z", {"last_generated_on": 5}, []])
+def test_a_psk_metadata_outside_the_schema_is_refused(metadata):
+    seed = default_seed()
+    seed["accounts"][0]["tunnels"][2]["psk_metadata"] = metadata
+    with pytest.raises(ValueError, match="psk_metadata must be"):
+        Emulator(seed=seed)

@@ -1,0 +1,130 @@
+"""docs/examples/psk_age_report.yml run as a user runs it, against the emulator: the CSV says what the emulator
+holds, the report marks what a person must act on, and no key reaches any report or output."""
+
+from __future__ import annotations
+
+import base64
+import csv
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import yaml
+from support.bulk import bulk_posts
+from support.playbooks import seed_account
+from support.results import api_calls
+
+from ansible_collections.cloudflare.magic.plugins.module_utils._options import parse_timestamp
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "psk_age_report.yml"
+MAX_AGE = timedelta(days=90)
+
+
+def inventory(path, routers, confdirs):
+    hosts = {host: {"cloudflare_tunnel_name": name, "swanctl_conf_dir": str(confdirs[host])}
+             for host, name in routers.items()}
+    path.write_text(yaml.safe_dump({"all": {"children": {"routers": {
+        "hosts": hosts, "vars": {"ansible_connection": "local", "swanctl_load": False}}}}}))
+    return path
+
+
+def write_stamp(confdir, name, stamp):
+    confdir.mkdir(parents=True, exist_ok=True)
+    (confdir / f"cloudflare-{name}.stamp").write_text(stamp + "\n")
+
+
+def edge_stamp(tunnel):
+    return (tunnel.get("psk_metadata") or {}).get("last_generated_on")
+
+
+def csv_rows(folder):
+    with open(folder / "psk-age-report.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def run_report(playbooks, emulator, tmp_path, routers, stamps, **extra):
+    confdirs = {host: tmp_path / host for host in routers}
+    for host, name in routers.items():
+        if host in stamps:
+            write_stamp(confdirs[host], name, stamps[host])
+    inv = inventory(tmp_path / "inventory.yml", routers, confdirs)
+    folder = tmp_path / "report"
+    extra_vars = {"cloudflare_ca_path": emulator.ca_file, "psk_max_age": "90d", "report_dir": str(folder), **extra}
+    return playbooks.run(EXAMPLE, "-i", str(inv), extra_vars=extra_vars), folder, confdirs
+
+
+def test_the_report_and_its_csv_match_the_emulator(playbooks, emulator, tmp_path):
+    by_name = {t["name"]: t for t in emulator.tunnels(emulator.account_id)}
+    routers = {"router-nyc": "tunnel_nyc_01", "router-sin": "tunnel_sin_01", "router-lon": "tunnel_lon_01"}
+    stamps = {"router-nyc": edge_stamp(by_name["tunnel_nyc_01"]), "router-sin": "2026-01-01T00:00:00Z"}
+    started = datetime.now(timezone.utc)
+    run, folder, _confdirs = run_report(playbooks, emulator, tmp_path, routers, stamps)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert api_calls(emulator) == [("GET", "ipsec_tunnels")], "the report sent more than the one list"
+
+    rows = csv_rows(folder)
+    assert sorted(r["id"] for r in rows) == sorted(t["id"] for t in seed_account(emulator)["tunnels"])
+    for row in rows:
+        tunnel = by_name[row["name"]]
+        assert row["id"] == tunnel["id"] and row["cloudflare_endpoint"] == tunnel["cloudflare_endpoint"]
+        assert row["customer_endpoint"] == tunnel.get("customer_endpoint", "")
+        assert row["description"] == tunnel.get("description", "")
+        assert row["last_generated_on"] == (edge_stamp(tunnel) or "")
+        generated = parse_timestamp(edge_stamp(tunnel)) if edge_stamp(tunnel) else None
+        assert row["never_generated"] == ("true" if generated is None else "false")
+        assert row["overdue"] == ("true" if generated is None or started - generated > MAX_AGE else "false"), row["name"]
+        if generated is not None:
+            assert abs(float(row["psk_age_days"]) - (started - generated).total_seconds() / 86400) < 0.02
+    stale = {r["name"]: r["router_stale"] for r in rows}
+    assert stale == {"tunnel_nyc_01": "false", "tunnel_sin_01": "true", "tunnel_lon_01": "true",
+                     "tunnel_nyc_01b": "", "tunnel_fra_01": ""}
+    # Sorted by age: the key of unknown age first, then the oldest first.
+    assert [r["name"] for r in rows] == ["tunnel_lon_01", "tunnel_nyc_01b", "tunnel_fra_01", "tunnel_sin_01",
+                                         "tunnel_nyc_01"]
+
+    report = (folder / "psk-age-report.md").read_text()
+    marked = {line.split("|")[2].strip() for line in report.splitlines() if "**OVERDUE**" in line}
+    assert marked == {"tunnel_lon_01", "tunnel_nyc_01b", "tunnel_fra_01"}
+    stale_section = report.split("## Stale routers", 1)[1]
+    assert "- tunnel_sin_01 (" in stale_section and "- tunnel_lon_01 (" in stale_section
+    assert "tunnel_nyc_01 (" not in stale_section
+    assert "| 5 | 3 | 1 | 2 | tunnel_nyc_01b (" in report
+
+    secrets = [playbooks.token, *emulator.bgp_md5_keys()]
+    assert run.hits(*secrets) == 0
+    assert sum((folder / name).read_text().count(s) for name in ("psk-age-report.md", "psk-age-report.csv")
+               for s in secrets) == 0
+
+
+def test_the_summary_is_published_with_set_stats(playbooks, emulator, tmp_path):
+    run, _folder, _confdirs = run_report(playbooks, emulator, tmp_path, {}, {}, report_format="html")
+    assert run.returncode == 0, run.stdout[-3000:]
+    # ansible-playbook prints set_stats data at the end of the run when show_custom_stats is on.
+    rerun = playbooks.run(EXAMPLE, "-i", "localhost,", env={"ANSIBLE_SHOW_CUSTOM_STATS": "1"}, extra_vars={
+        "cloudflare_ca_path": emulator.ca_file, "report_dir": str(tmp_path / "again"), "router_group": "none"})
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    stats = rerun.stdout.split("CUSTOM STATS", 1)[1]
+    assert "psk_age_report" in stats and "'total': 5" in stats.replace('"', "'")
+    assert "'overdue': 3" in stats.replace('"', "'") and "tunnel_fra_01" in stats
+    html = (tmp_path / "report" / "psk-age-report.html").read_text()
+    assert html.count('class="overdue"') == 3 and "<table>" in html
+
+
+def test_rotate_overdue_rotates_routers_overdue_tunnels_and_keeps_keys_out_of_the_report(
+        playbooks, emulator, tmp_path):
+    by_name = {t["name"]: t for t in emulator.tunnels(emulator.account_id)}
+    routers = {"router-nyc": "tunnel_nyc_01", "router-fra": "tunnel_fra_01"}
+    stamps = {"router-nyc": edge_stamp(by_name["tunnel_nyc_01"]), "router-fra": edge_stamp(by_name["tunnel_fra_01"])}
+    run, folder, confdirs = run_report(playbooks, emulator, tmp_path, routers, stamps, rotate_overdue=True)
+    assert run.returncode == 0, run.stdout[-3000:]
+    [post] = bulk_posts(emulator)
+    sent = [entry["id"] for entry in yaml.safe_load(post.body)["psks"]]
+    assert sent == [by_name["tunnel_fra_01"]["id"]], "only the overdue tunnel that has a router is rotated"
+    conf = (confdirs["router-fra"] / "cloudflare-tunnel_fra_01.conf").read_text()
+    secret_line = next(line.strip() for line in conf.splitlines() if line.strip().startswith("secret = 0s"))
+    held = base64.b64decode(secret_line[len("secret = 0s"):]).decode()
+    assert held == emulator.edge_psk(by_name["tunnel_fra_01"]["id"]), "the router does not hold the key in force"
+    keys = emulator.generated_psks()
+    assert keys and run.hits(*keys, playbooks.token) == 0
+    assert sum((folder / name).read_text().count(k) for name in ("psk-age-report.md", "psk-age-report.csv")
+               for k in keys) == 0
+    assert "tunnel_fra_01" in (folder / "psk-age-report.md").read_text()
