@@ -11,6 +11,7 @@ No key is ever printed: evidence holds strongSwan's lines, which carry identitie
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import re
@@ -96,14 +97,22 @@ class Handoff:
         lab.connect_inside(self.tunnel["interface_address"])  # the inside /31 from the tunnel, as Cloudflare has it
 
     # --- the edge, playing Cloudflare ------------------------------------------------------------
-    def stage_next_key(self):
-        """Put the next key in force at the edge, and make the emulator generate that very key."""
+    def stage_next_key(self, edge_out_of_step=False):
+        """Put the next key in force at the edge, and make the emulator generate that very key. With
+        ``edge_out_of_step`` the edge gets yet another key: whatever the router is handed, the edge refuses."""
         key = new_psk()
-        self._keys.append(key)
+        edge_key = new_psk() if edge_out_of_step else key
+        self._keys += [key, edge_key]
         self.emulator.push_fault(Fault(kind="force_psk", psk=key,
                                        match_path=f"/ipsec_tunnels/{self.tunnel['id']}/psk_generate"))
-        self.lab.configure_edge(self.evidence.ike_name, self.tunnel["cloudflare_endpoint"], self.ipsec_id, key)
+        self.lab.configure_edge(self.evidence.ike_name, self.tunnel["cloudflare_endpoint"], self.ipsec_id, edge_key)
         return _digest(key)
+
+    def router_holds_key_in_force(self):
+        """Whether the router's swanctl.conf holds the key in force at the emulator (compared, never shown)."""
+        config = self.lab.router.conf_dir / f"cloudflare-{self.tunnel['name']}.conf"
+        match = re.search(r"^\s*secret = 0s(\S+)\s*$", config.read_text(), re.MULTILINE)
+        return bool(match) and base64.b64decode(match.group(1)).decode() == self.emulator.edge_psk(self.tunnel["id"])
 
     def check_edge_holds_key_in_force(self, staged):
         if _digest(self.emulator.edge_psk(self.tunnel["id"])) != staged:

@@ -140,6 +140,7 @@ class Node:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.swanctl_dir / "swanctl.conf").write_text("include conf.d/*.conf\n")
+        # esp = 2: kernel-libipsec logs each ESP packet it drops because no SA has its SPI (yet, or any more).
         (self.dir / "strongswan.conf").write_text(
             "charon {\n"
             "  load_modular = no\n"
@@ -154,7 +155,7 @@ class Node:
             "  }\n"
             "  syslog {\n    daemon {\n      default = -1\n    }\n  }\n"
             "  filelog {\n"
-            f"    lab {{\n      path = {self.log_file}\n      default = 1\n      ike = 1\n"
+            f"    lab {{\n      path = {self.log_file}\n      default = 1\n      ike = 1\n      esp = 2\n"
             "      time_format = %H:%M:%S\n      flush_line = yes\n      append = yes\n    }\n"
             "  }\n"
             "}\n")
@@ -208,6 +209,10 @@ class Node:
 
     def log(self):
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def unknown_spi_drops(self, since=0):
+        """ESP packets charon dropped for want of an SA with their SPI, logged after offset ``since``."""
+        return self.log()[since:].count("inbound ESP packet does not belong to an installed SA")
 
 
 class IpsecLab:

@@ -29,6 +29,9 @@ class Rotation:
     sent: int  # packets sent during the run
     lost: int
     longest_gap: float  # seconds
+    # ESP packets the router or the edge dropped because no SA had their SPI (yet): the edge, as responder,
+    # sends on the new CHILD_SA as soon as it answers IKE_AUTH; the router installs it on reading that answer.
+    spi_drops: int = 0
 
 
 @dataclass
@@ -52,13 +55,23 @@ def rotate(handoff, traffic, what, expect_success=True, **run_vars):
     """One forced rotation under traffic; the Rotation as the trace shows it."""
     staged = handoff.stage_next_key()
     time.sleep(1.1)  # the key in force becomes older than psk_max_age
+    marks = _log_marks(handoff.lab)
     start = time.monotonic()
     run = handoff.run_example(what, load=True, expect_success=expect_success, psk_max_age="1s", **run_vars)
     end = time.monotonic()
     handoff.check_edge_holds_key_in_force(staged)
     time.sleep(SETTLE)
     window = traffic.read().window(start, end, settle=SETTLE)
-    return Rotation(what, run.returncode, end - start, window.sent, window.lost, window.longest_gap)
+    return Rotation(what, run.returncode, end - start, window.sent, window.lost, window.longest_gap,
+                    _spi_drops(handoff.lab, marks))
+
+
+def _log_marks(lab):
+    return {node.role: len(node.log()) for node in (lab.router, lab.edge)}
+
+
+def _spi_drops(lab, marks):
+    return sum(node.unknown_spi_drops(marks[node.role]) for node in (lab.router, lab.edge))
 
 
 def make_before_break(handoff, traffic):
@@ -82,12 +95,13 @@ def stale_key(handoff, traffic, reauth_wait=5.0, down_before_next_run=2.0):
     if failed.returncode == 0:
         raise HandoffFailed("the rotation whose load fails did not fail the run")
 
+    marks = _log_marks(handoff.lab)
     start = time.monotonic()
     router.swanctl("--rekey", "--reauth", "--ike", ike_name)
     time.sleep(reauth_wait)
     window = traffic.read().window(start, time.monotonic() - SETTLE, settle=SETTLE)
     kept = Rotation("make-before-break re-authentication, old key", 0, reauth_wait, window.sent, window.lost,
-                    window.longest_gap)
+                    window.longest_gap, _spi_drops(handoff.lab, marks))
 
     router.swanctl("--terminate", "--ike", ike_name, "--timeout", "10", check=False)
     router.swanctl("--initiate", "--ike", ike_name, "--child", CHILD_NAME, "--timeout", "10", check=False)
@@ -96,6 +110,7 @@ def stale_key(handoff, traffic, reauth_wait=5.0, down_before_next_run=2.0):
         raise HandoffFailed("the old key brought a CHILD_SA up although the edge holds a newer one")
 
     staged = handoff.stage_next_key()
+    marks = _log_marks(handoff.lab)
     run_start = time.monotonic()
     run = handoff.run_example("next run: stale stamp, rotate and hand on", load=True)
     run_end = time.monotonic()
@@ -108,5 +123,5 @@ def stale_key(handoff, traffic, reauth_wait=5.0, down_before_next_run=2.0):
         raise HandoffFailed("no echo before the stale key, or none after the next run")
     window = trace.window(run_start, run_end, settle=SETTLE)
     next_run = Rotation("next run", run.returncode, run_end - run_start, window.sent, window.lost,
-                        window.longest_gap)
+                        window.longest_gap, _spi_drops(handoff.lab, marks))
     return StaleKey(kept, after - before, after - run_start, next_run)
