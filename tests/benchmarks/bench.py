@@ -7,6 +7,8 @@
    quota-bound minimum.
 4. The bulk path (ipsec_psk_bulk) against the per-tunnel path on a larger fleet, from one controller and
    as four concurrent AWX job slices on one quota.
+5. Packets lost per key rotation through a real IPsec tunnel (the IKE lab; root only): the strongSwan
+   playbook's make-before-break switch against close-and-initiate, and a router left on a stale key.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent
 REPO = TESTS.parent
-for path in (TESTS / "emulator", TESTS, Path(__file__).resolve().parent):
+for path in (TESTS / "emulator", TESTS, Path(__file__).resolve().parent, REPO / "docs" / "examples"):
     sys.path.insert(0, str(path))
 
+import dataplane  # noqa: E402
 import fleet_bulk  # noqa: E402
 import fleet_run  # noqa: E402
 import per_task  # noqa: E402
@@ -49,7 +52,17 @@ def parse_args(argv=None):
                         help="concurrent runs sharing the fleet in the bulk comparison (1: one controller)")
     parser.add_argument("--skip-bulk", action="store_true")
     parser.add_argument("--only-bulk", action="store_true")
-    return parser.parse_args(argv)
+    parser.add_argument("--dataplane-playbook", type=Path, default=dataplane.DEFAULT_PLAYBOOK,
+                        help="the strongSwan rotation playbook the tunnel runs (default: %(default)s)")
+    parser.add_argument("--rotations", type=int, default=5, help="rotations per hand-off under traffic")
+    parser.add_argument("--echo-rate", type=float, default=50.0, help="UDP echoes per second through the tunnel")
+    parser.add_argument("--skip-dataplane", action="store_true")
+    parser.add_argument("--only-dataplane", action="store_true")
+    args = parser.parse_args(argv)
+    only = [name for name in ("fleet", "bulk", "dataplane") if getattr(args, f"only_{name}")]
+    if len(only) > 1:
+        parser.error("give at most one --only-* option")
+    return args
 
 
 def machine():
@@ -76,12 +89,15 @@ def main(argv=None):
         os.environ["ANSIBLE_COLLECTIONS_PATH"] = collections_path(workdir)
         print(machine(), flush=True)
 
-        if not args.only_fleet and not args.only_bulk:
+        only = args.only_fleet or args.only_bulk or args.only_dataplane
+        if not only:
             per_task_and_keys(args, workdir)
-        if not args.skip_fleet and not args.only_bulk:
+        if (args.only_fleet or not only) and not args.skip_fleet:
             fleet(args, workdir)
-        if not args.skip_bulk and not args.only_fleet:
+        if (args.only_bulk or not only) and not args.skip_bulk:
             bulk(args, workdir)
+        if (args.only_dataplane or not only) and not args.skip_dataplane:
+            data_plane(args, workdir)
     return 0
 
 
@@ -124,6 +140,20 @@ def bulk(args, workdir):
     print("handed on: hosts whose key file holds the edge key; API s: first to last API request in the emulator's "
           "record; wall s: the ansible-playbook run(s); API ratio: per-tunnel API s / bulk API s; xN: N "
           "concurrent runs (AWX job slices), each with its own local_tmp and 1/N of the fleet")
+
+
+def data_plane(args, workdir):
+    print(f"\n== packets lost per key rotation: {args.echo_rate:g} UDP echoes/s through the tunnel, "
+          f"{args.rotations} rotations per hand-off, {args.dataplane_playbook.name} ==", flush=True)
+    reason = dataplane.skip_reason()
+    if reason:
+        print(f"skipped: the IKE lab {reason}", flush=True)
+        return
+    dataplane.measure(workdir / "dataplane", args.dataplane_playbook.resolve(), args.rotations, args.echo_rate,
+                      lambda text: print(text, flush=True))
+    print("run s: the ansible-playbook run; sent, lost: echoes sent during it, and those never answered; longest "
+          "gap: between two echoes arriving; SPI drops: ESP packets charon dropped for an SA not (yet) installed. "
+          "close-and-initiate: the load command also closes the IKE SA, the playbook then brings the tunnel up anew")
 
 
 if __name__ == "__main__":
