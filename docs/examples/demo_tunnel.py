@@ -55,8 +55,8 @@ def main(root, out, config):
     print(f"CHILD_SA:              {evidence.child_sa}")
     print(f"through the tunnel:    {evidence.echoes[1]} of {evidence.echoes[0]} UDP echoes answered between the "
           f"inside addresses {lab.router.inner_address} and {lab.edge.inner_address}")
-    print("ESP packets (in/out):  " + ", ".join(f"{role} {packets_in}/{packets_out}"
-                                                 for role, (packets_in, packets_out) in evidence.counters.items()))
+    counters = (f"{role} {packets_in}/{packets_out}" for role, (packets_in, packets_out) in evidence.counters.items())
+    print("ESP packets (in/out):  " + ", ".join(counters))
     print(f"rotation under traffic (make-before-break, {rotation.seconds:.1f} s playbook run): lost "
           f"{rotation.lost} of {rotation.sent} echoes, longest gap {rotation.longest_gap * 1000:.0f} ms")
     print(f"keys in any output:    {handoff.key_leaks()}")

@@ -111,7 +111,7 @@ def test_rotations_under_traffic_make_before_break_against_close_and_initiate(ha
     handoff.first_handoff()
     with EchoTraffic(handoff.lab, handoff.lab.workdir / "rotations.trace") as traffic:
         time.sleep(1)
-        switched = [rotation_traffic.make_before_break(handoff, traffic) for _ in range(2)]
+        switched = [rotation_traffic.make_before_break(handoff, traffic) for _rotation in range(2)]
         closed = rotation_traffic.baseline(handoff, traffic)
     for rotation in [*switched, closed]:
         print(rotation)

@@ -55,8 +55,8 @@ def send(bind, to, port, rate, trace, size=64):
                 out.write(f"s {seq} {now:.6f}\n")
                 seq += 1
                 continue
-            ready, _, _ = select.select([sock], [], [], due - now)
-            while ready:
+            readable = select.select([sock], [], [], due - now)[0]
+            while readable:
                 try:
                     data = sock.recv(2048)
                 except BlockingIOError:
