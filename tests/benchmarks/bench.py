@@ -8,6 +8,8 @@
 4. The bulk path (ipsec_psk_bulk) against the per-tunnel path on a larger fleet, from one controller and
    as four concurrent AWX job slices on one quota.
 5. A key-age report (ipsec_tunnel_info, and the example report playbook) on a large account: requests and time.
+6. Packets lost per key rotation through a real IPsec tunnel (the IKE lab; root only): the strongSwan
+   playbook's make-before-break switch against close-and-initiate, and a router left on a stale key.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent
 REPO = TESTS.parent
-for path in (TESTS / "emulator", TESTS, Path(__file__).resolve().parent):
+for path in (TESTS / "emulator", TESTS, Path(__file__).resolve().parent, REPO / "docs" / "examples"):
     sys.path.insert(0, str(path))
 
+import dataplane  # noqa: E402
 import fleet_bulk  # noqa: E402
 import fleet_run  # noqa: E402
 import per_task  # noqa: E402
@@ -55,7 +58,17 @@ def parse_args(argv=None):
     parser.add_argument("--info-repeats", type=int, default=5, help="interleaved rounds of the key-age report")
     parser.add_argument("--skip-info", action="store_true")
     parser.add_argument("--only-info", action="store_true")
-    return parser.parse_args(argv)
+    parser.add_argument("--dataplane-playbook", type=Path, default=dataplane.DEFAULT_PLAYBOOK,
+                        help="the strongSwan rotation playbook the tunnel runs (default: %(default)s)")
+    parser.add_argument("--rotations", type=int, default=5, help="rotations per hand-off under traffic")
+    parser.add_argument("--echo-rate", type=float, default=50.0, help="UDP echoes per second through the tunnel")
+    parser.add_argument("--skip-dataplane", action="store_true")
+    parser.add_argument("--only-dataplane", action="store_true")
+    args = parser.parse_args(argv)
+    only = [name for name in ("fleet", "bulk", "info", "dataplane") if getattr(args, f"only_{name}")]
+    if len(only) > 1:
+        parser.error("give at most one --only-* option")
+    return args
 
 
 def machine():
@@ -82,7 +95,7 @@ def main(argv=None):
         os.environ["ANSIBLE_COLLECTIONS_PATH"] = collections_path(workdir)
         print(machine(), flush=True)
 
-        only = args.only_fleet or args.only_bulk or args.only_info
+        only = args.only_fleet or args.only_bulk or args.only_info or args.only_dataplane
         if not only:
             per_task_and_keys(args, workdir)
         if not args.skip_fleet and (args.only_fleet or not only):
@@ -91,6 +104,8 @@ def main(argv=None):
             bulk(args, workdir)
         if not args.skip_info and (args.only_info or not only):
             info(args, workdir)
+        if (args.only_dataplane or not only) and not args.skip_dataplane:
+            data_plane(args, workdir)
     return 0
 
 
@@ -141,6 +156,20 @@ def info(args, workdir):
     print(tunnel_info.table(tunnel_info.run(workdir / "info", args.info_tunnels, args.info_repeats)), flush=True)
     print("requests: API requests in the emulator's record per run; minus empty: the median run less an empty "
           "play's (ansible-playbook start-up); reported: tunnels in the result or rows in the CSV")
+
+
+def data_plane(args, workdir):
+    print(f"\n== packets lost per key rotation: {args.echo_rate:g} UDP echoes/s through the tunnel, "
+          f"{args.rotations} rotations per hand-off, {args.dataplane_playbook.name} ==", flush=True)
+    reason = dataplane.skip_reason()
+    if reason:
+        print(f"skipped: the IKE lab {reason}", flush=True)
+        return
+    dataplane.measure(workdir / "dataplane", args.dataplane_playbook.resolve(), args.rotations, args.echo_rate,
+                      lambda text: print(text, flush=True))
+    print("run s: the ansible-playbook run; sent, lost: echoes sent during it, and those never answered; longest "
+          "gap: between two echoes arriving; SPI drops: ESP packets charon dropped for an SA not (yet) installed. "
+          "close-and-initiate: the load command also closes the IKE SA, the playbook then brings the tunnel up anew")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ No key is ever printed: evidence holds strongSwan's lines, which carry identitie
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import re
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from cf_emulator import Fault, default_seed
 from cf_emulator.state import new_psk
+
+from .udp_echo import EchoTraffic
 
 EXAMPLE_PLAYBOOK = Path(__file__).resolve().parents[1] / "rotate_and_configure_strongswan.yml"
 LAB_TUNNEL = {
@@ -47,7 +50,10 @@ class Evidence:
     refused_router: list = field(default_factory=list)  # AUTHENTICATION_FAILED at the initiator
     refused_edge: list = field(default_factory=list)  # the responder's MAC mismatch for the old key
     recovered: str = ""  # the IKE SA line after the new key was handed on
-    child_note: str = ""  # what happened to the CHILD_SA (XFRM/ESP may be missing from the kernel)
+    child_note: str = ""  # charon's line for the CHILD_SA, or why it failed
+    child_sa: str = ""  # the router's CHILD_SA line after the first hand-off (INSTALLED, ESP in UDP, cipher)
+    echoes: tuple = (0, 0)  # (sent, answered) UDP echoes between the inside addresses after the first hand-off
+    counters: dict = field(default_factory=dict)  # role -> (ESP packets in, out), swanctl --list-sas on each end
     keys_rotated: int = 0
     playbook_runs: list = field(default_factory=list)  # (what, returncode) of each ansible-playbook run
 
@@ -88,23 +94,32 @@ class Handoff:
         self.evidence = Evidence(ike_name=f"cloudflare-{self.tunnel['name']}")
         self.runs = []
         self._keys = []  # every key put in force, only to count leaks; never shown
+        lab.connect_inside(self.tunnel["interface_address"])  # the inside /31 from the tunnel, as Cloudflare has it
 
     # --- the edge, playing Cloudflare ------------------------------------------------------------
-    def _stage_next_key(self):
-        """Put the next key in force at the edge, and make the emulator generate that very key."""
+    def stage_next_key(self, edge_out_of_step=False):
+        """Put the next key in force at the edge, and make the emulator generate that very key. With
+        ``edge_out_of_step`` the edge gets yet another key: whatever the router is handed, the edge refuses."""
         key = new_psk()
-        self._keys.append(key)
+        edge_key = new_psk() if edge_out_of_step else key
+        self._keys += [key, edge_key]
         self.emulator.push_fault(Fault(kind="force_psk", psk=key,
                                        match_path=f"/ipsec_tunnels/{self.tunnel['id']}/psk_generate"))
-        self.lab.configure_edge(self.evidence.ike_name, self.tunnel["cloudflare_endpoint"], self.ipsec_id, key)
+        self.lab.configure_edge(self.evidence.ike_name, self.tunnel["cloudflare_endpoint"], self.ipsec_id, edge_key)
         return _digest(key)
 
-    def _check_edge_holds_key_in_force(self, staged):
+    def router_holds_key_in_force(self):
+        """Whether the router's swanctl.conf holds the key in force at the emulator (compared, never shown)."""
+        config = self.lab.router.conf_dir / f"cloudflare-{self.tunnel['name']}.conf"
+        match = re.search(r"^\s*secret = 0s(\S+)\s*$", config.read_text(), re.MULTILINE)
+        return bool(match) and base64.b64decode(match.group(1)).decode() == self.emulator.edge_psk(self.tunnel["id"])
+
+    def check_edge_holds_key_in_force(self, staged):
         if _digest(self.emulator.edge_psk(self.tunnel["id"])) != staged:
             raise HandoffFailed("the key in force at the emulator is not the one the edge holds")
 
     # --- the router, configured by the example playbook ------------------------------------------
-    def _run_example(self, what, load, load_command=None, expect_success=True, **more):
+    def run_example(self, what, load, load_command=None, expect_success=True, **more):
         extra = {
             "tunnel_name": self.tunnel["name"],
             "swanctl_conf_dir": str(self.lab.router.conf_dir),
@@ -139,12 +154,12 @@ class Handoff:
     def router_left_with_a_stale_key(self):
         """A scheduled rotation (key older than psk_max_age) whose load fails: the router keeps the old key
         and the old stamp."""
-        staged = self._stage_next_key()
+        staged = self.stage_next_key()
         stamp_before = self.router_stamp()
         time.sleep(1.1)
-        run = self._run_example("rotation whose load fails", load=True, load_command=["sh", "-c", "exit 1"],
-                                expect_success=False, psk_max_age="1s")
-        self._check_edge_holds_key_in_force(staged)
+        run = self.run_example("rotation whose load fails", load=True, load_command=["sh", "-c", "exit 1"],
+                               expect_success=False, psk_max_age="1s")
+        self.check_edge_holds_key_in_force(staged)
         if run.returncode == 0 or self.router_stamp() != stamp_before:
             raise HandoffFailed("the failed load did not fail the play, or the stamp moved without the key")
         self.lab.router.swanctl("--terminate", "--ike", self.evidence.ike_name, "--timeout", "10", check=False)
@@ -156,35 +171,53 @@ class Handoff:
 
     def rerun_converges(self):
         """The next scheduled run sees the stale stamp, rotates once, loads, re-authenticates: ESTABLISHED."""
-        staged = self._stage_next_key()
-        rerun = self._run_example("rerun: stale stamp, rotate and hand on", load=True)
-        self._check_edge_holds_key_in_force(staged)
+        staged = self.stage_next_key()
+        rerun = self.run_example("rerun: stale stamp, rotate and hand on", load=True)
+        self.check_edge_holds_key_in_force(staged)
         sa = self.lab.wait_for_state(self.lab.router, self.evidence.ike_name)
         if sa is None:
             raise HandoffFailed("the rerun did not bring the IKE SA back:\n" + self.lab.router.log()[-4000:])
         self.evidence.recovered = sa.line
-        third = self._run_example("third run: nothing to do", load=True)
+        third = self.run_example("third run: nothing to do", load=True)
         return rerun, third
 
     def first_handoff(self):
         """Rotate; the example's follow-on task writes swanctl.conf, its handler loads it; charon starts the SA."""
-        staged = self._stage_next_key()
-        run = self._run_example("first rotation, handed on and loaded", load=True)
-        self._check_edge_holds_key_in_force(staged)
+        staged = self.stage_next_key()
+        run = self.run_example("first rotation, handed on and loaded", load=True)
+        self.check_edge_holds_key_in_force(staged)
         sa = self.lab.wait_for_state(self.lab.router, self.evidence.ike_name)
         if sa is None:
             raise HandoffFailed("the router's IKE SA did not reach ESTABLISHED:\n" + self.lab.router.log()[-4000:])
         self.evidence.established = sa.line
         self.evidence.established_auth = _grep(self.lab.router.log().splitlines(), r"with pre-shared key")
         self.evidence.child_note = self._child_note()
+        self.traffic_flows()
         return run
+
+    def traffic_flows(self, seconds=1.0):
+        """A second of UDP echoes between the inside addresses; charon's packet counters on both ends."""
+        sa = self.lab.wait_for_child(self.lab.router, self.evidence.ike_name, CHILD_NAME)
+        if sa is None:
+            raise HandoffFailed(f"no CHILD_SA {CHILD_NAME} INSTALLED: {self.evidence.child_note}")
+        self.evidence.child_sa = next(line for line in sa.children if line.startswith(f"{CHILD_NAME}: "))
+        with EchoTraffic(self.lab, self.lab.workdir / "echo-after-handoff.trace") as traffic:
+            time.sleep(seconds)
+        time.sleep(0.3)  # the last echoes come back
+        window = traffic.read().window(0, time.monotonic())
+        self.evidence.echoes = (window.sent, window.sent - window.lost)
+        for node in (self.lab.router, self.lab.edge):
+            sa = next(sa for sa in node.list_sas() if sa.name == self.evidence.ike_name and sa.state == "ESTABLISHED")
+            self.evidence.counters[node.role] = (sa.packets_in, sa.packets_out)
+        if self.evidence.echoes[1] == 0:
+            raise HandoffFailed(f"no UDP echo crossed the tunnel ({window.sent} sent)")
 
     def stale_key_is_refused(self):
         """Rotate again without loading the new key into charon: the router's old key must be refused."""
-        staged = self._stage_next_key()
+        staged = self.stage_next_key()
         time.sleep(1.1)  # the router holds the key in force: only an age of more than psk_max_age rotates now
-        self._run_example("second rotation, written but not loaded", load=False, psk_max_age="1s")
-        self._check_edge_holds_key_in_force(staged)
+        self.run_example("second rotation, written but not loaded", load=False, psk_max_age="1s")
+        self.check_edge_holds_key_in_force(staged)
         self.lab.router.swanctl("--terminate", "--ike", self.evidence.ike_name, "--timeout", "10", check=False)
         router_mark, edge_mark = len(self.lab.router.log()), len(self.lab.edge.log())
         self.lab.router.swanctl("--initiate", "--ike", self.evidence.ike_name, "--child", CHILD_NAME,

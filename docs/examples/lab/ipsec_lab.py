@@ -11,6 +11,7 @@ Needs root, ``ip`` and strongSwan (charon, swanctl). ``missing_requirements()`` 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import re
 import secrets
@@ -23,11 +24,20 @@ from pathlib import Path
 
 CHARON_CANDIDATES = ("/usr/lib/ipsec/charon", "/usr/libexec/ipsec/charon", "/usr/lib/strongswan/charon")
 # Everything IKEv2 with PSK needs; openssl and gcm bring DH 20 (ecp384) and AES-GCM, Cloudflare's advice.
+# kernel-libipsec before kernel-netlink: ESP runs inside charon (ESP in UDP, over a TUN device), because the
+# kernels this lab runs on may have XFRM without ESP; kernel-netlink still does addresses and routes.
 CHARON_PLUGINS = ("random nonce aes sha1 sha2 hmac kdf gmp openssl gcm pem pkcs1 pubkey x509 "
-                  "kernel-netlink socket-default vici")
-# Cloudflare's recommended proposals first, then its accepted AES-CBC-256/SHA2-256/DH 14 fallback.
-EDGE_IKE_PROPOSALS = "aes256gcm16-prfsha256-ecp384, aes128gcm16-prfsha256-ecp384, aes256-sha256-prfsha256-modp2048"
-EDGE_ESP_PROPOSALS = "aes256gcm16-ecp384, aes128gcm16-ecp384, aes256-sha256-modp2048, aes256-sha256"
+                  "kernel-libipsec kernel-netlink socket-default vici")
+PLUGIN_DIRS = ("/usr/lib/ipsec/plugins", "/usr/lib/strongswan/plugins", "/usr/libexec/ipsec/plugins")
+TUN_DEVICE = "ipsec0"  # kernel-libipsec's TUN device; each charon makes its own in its namespace
+# Cloudflare's documented parameters ("General parameters" of its router guides): IKE AES-GCM-16 128/256 or
+# AES-CBC-256 with SHA2-256, PRF SHA2-256/384/512, DH 20, 14 or 5; ESP AES-GCM-16 or AES-CBC 128/256 with
+# SHA2-256 or SHA-1, PFS 20, 14 or 5; ESN off.
+EDGE_IKE_PROPOSALS = ("aes256gcm16-aes128gcm16-prfsha256-prfsha384-prfsha512-ecp384-modp2048-modp1536, "
+                      "aes256-sha256-prfsha256-prfsha384-prfsha512-ecp384-modp2048-modp1536")
+EDGE_ESP_PROPOSALS = ("aes256gcm16-aes128gcm16-ecp384-modp2048-modp1536-noesn, "
+                      "aes256-aes128-sha256-sha1-ecp384-modp2048-modp1536-noesn, "
+                      "aes256gcm16-aes128gcm16-noesn, aes256-aes128-sha256-sha1-noesn")
 
 
 def find_charon():
@@ -37,6 +47,11 @@ def find_charon():
     return None
 
 
+def find_plugin(name):
+    return next((path for directory in PLUGIN_DIRS
+                 if os.path.exists(path := f"{directory}/libstrongswan-{name}.so")), None)
+
+
 def missing_requirements():
     """Why the lab cannot run here (a sentence), or None when it can."""
     if os.geteuid() != 0:
@@ -44,6 +59,8 @@ def missing_requirements():
     missing = [name for name, found in (("ip (iproute2)", shutil.which("ip")),
                                         ("swanctl (strongswan-swanctl)", shutil.which("swanctl")),
                                         ("charon (strongswan-charon)", find_charon()),
+                                        ("kernel-libipsec (libcharon-extra-plugins)", find_plugin("kernel-libipsec")),
+                                        ("/dev/net/tun", os.path.exists("/dev/net/tun")),
                                         ("unshare/mount (util-linux)", shutil.which("mount")))
                if not found]
     if missing:
@@ -66,10 +83,13 @@ class SecurityAssociation:
     local: str = ""
     remote: str = ""
     local_auth: str = ""
-    children: tuple = ()
+    children: tuple = ()  # the CHILD_SA lines, e.g. "cloudflare: #2, reqid 1, INSTALLED, TUNNEL-in-UDP, ..."
+    packets_in: int = 0  # ESP packets its CHILD_SAs decrypted, as charon counts them
+    packets_out: int = 0
 
 
 _SA_HEADER = re.compile(r"^(\S+): #\d+, (\w+), IKEv\d")
+_CHILD_COUNTER = re.compile(r"^(in|out)\s+\S+,\s+\d+ bytes,\s+(\d+) packets")
 
 
 def parse_list_sas(text):
@@ -90,18 +110,23 @@ def parse_list_sas(text):
             current.remote = line
         elif re.match(r"^\S+: #\d+, reqid", line):
             current.children += (line,)
+        elif counter := _CHILD_COUNTER.match(line):
+            direction = "packets_in" if counter.group(1) == "in" else "packets_out"
+            setattr(current, direction, getattr(current, direction) + int(counter.group(2)))
     return sas
 
 
 class Node:
     """One side of the lab: a namespace, its charon and the swanctl that talks to it."""
 
-    def __init__(self, lab, role, address, peer_address, interface):
+    def __init__(self, lab, role, address, peer_address, interface, charon_options=""):
         self.lab = lab
         self.role = role
         self.address = address
         self.peer_address = peer_address
         self.interface = interface
+        self.charon_options = charon_options  # extra strongswan.conf lines in charon { }
+        self.inner_address = None  # this side's address on the tunnel's inside link, once connect_inside() ran
         self.netns = f"{lab.prefix}-{role}"
         self.dir = lab.workdir / role
         self.run_dir = None  # set by IpsecLab.start(), under its short socket folder
@@ -115,6 +140,7 @@ class Node:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.swanctl_dir / "swanctl.conf").write_text("include conf.d/*.conf\n")
+        # esp = 2: kernel-libipsec logs each ESP packet it drops because no SA has its SPI (yet, or any more).
         (self.dir / "strongswan.conf").write_text(
             "charon {\n"
             "  load_modular = no\n"
@@ -123,12 +149,13 @@ class Node:
             "  install_virtual_ip = no\n"
             "  retransmit_tries = 2\n"
             "  retransmit_timeout = 1.0\n"
+            f"{self.charon_options}"
             "  plugins {\n"
             f"    vici {{\n      socket = {self.vici}\n    }}\n"
             "  }\n"
             "  syslog {\n    daemon {\n      default = -1\n    }\n  }\n"
             "  filelog {\n"
-            f"    lab {{\n      path = {self.log_file}\n      default = 1\n      ike = 1\n"
+            f"    lab {{\n      path = {self.log_file}\n      default = 1\n      ike = 1\n      esp = 2\n"
             "      time_format = %H:%M:%S\n      flush_line = yes\n      append = yes\n    }\n"
             "  }\n"
             "}\n")
@@ -183,6 +210,10 @@ class Node:
     def log(self):
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
 
+    def unknown_spi_drops(self, since=0):
+        """ESP packets charon dropped for want of an SA with their SPI, logged after offset ``since``."""
+        return self.log()[since:].count("inbound ESP packet does not belong to an installed SA")
+
 
 class IpsecLab:
     """Two namespaces joined by a veth pair, a charon in each. Use as a context manager: cleanup always runs."""
@@ -194,7 +225,9 @@ class IpsecLab:
         self.charon = find_charon()
         self.socket_dir = None  # short: a unix socket path must stay under 108 bytes
         self.edge = Node(self, "edge", edge_address, router_address, f"{self.prefix}e")
-        self.router = Node(self, "router", router_address, edge_address, f"{self.prefix}r")
+        # The router re-authenticates make-before-break: the new IKE and CHILD SAs are up before the old go.
+        self.router = Node(self, "router", router_address, edge_address, f"{self.prefix}r",
+                           charon_options="  make_before_break = yes\n")
 
     def __enter__(self):
         try:
@@ -232,6 +265,17 @@ class IpsecLab:
         if self.socket_dir is not None:
             shutil.rmtree(self.socket_dir, ignore_errors=True)
 
+    def connect_inside(self, interface_address):
+        """The tunnel's inside link, as a router has it on its tunnel interface: Cloudflare (the edge) holds
+        ``interface_address`` (a /31 or /30), the router the other address. Each address goes on charon's TUN
+        device, so the link's route sends traffic between the inside addresses through the tunnel."""
+        edge = ipaddress.ip_interface(interface_address)
+        other = next(host for host in edge.network.hosts() if host != edge.ip)
+        for node, address in ((self.edge, edge.ip), (self.router, other)):
+            node.inner_address = str(address)
+            _ip("-n", node.netns, "addr", "add", f"{address}/{edge.network.prefixlen}", "dev", TUN_DEVICE)
+            _ip("-n", node.netns, "link", "set", TUN_DEVICE, "up")
+
     def configure_edge(self, name, cloudflare_endpoint, ipsec_id, psk):
         """Make "edge" answer as Cloudflare does for one tunnel: responder only, PSK, the API's identities."""
         encoded = base64.b64encode(psk.encode()).decode("ascii")
@@ -268,6 +312,17 @@ class IpsecLab:
         while time.monotonic() < deadline:
             for sa in node.list_sas():
                 if sa.name == ike_name and sa.state in states:
+                    return sa
+            time.sleep(0.2)
+        return None
+
+    def wait_for_child(self, node, ike_name, child_name, timeout=30):
+        """The ESTABLISHED SA of ``ike_name`` once its CHILD_SA ``child_name`` is INSTALLED; None if never."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for sa in node.list_sas():
+                if sa.name == ike_name and sa.state == "ESTABLISHED" and any(
+                        line.startswith(f"{child_name}: ") and ", INSTALLED, " in line for line in sa.children):
                     return sa
             time.sleep(0.2)
         return None
