@@ -4,6 +4,7 @@ exactly the key in force, even when a credential occurs inside that key."""
 
 from __future__ import annotations
 
+import json
 import secrets as random_secrets
 from dataclasses import dataclass, field
 
@@ -21,12 +22,17 @@ ALWAYS = None
 @dataclass(frozen=True)
 class LeakScenario:
     name: str
-    faults: tuple = ()  # (kind, {Fault fields}) on psk_generate
+    faults: tuple = ()  # (kind, {Fault fields}) on fault_path
     options: dict = field(default_factory=dict)
     args: tuple = ()  # extra ansible-playbook arguments
     env: str = "token"  # token | email_key
     shape: str = "single"  # single | loop | module_defaults | bad_input | bulk | own_psk
     psk_holds_token: bool = False
+    fault_path: str = "/{tunnel}/psk_generate"  # where the faults fire; {tunnel} is the tunnel under test
+
+
+ECHO = (("echo_request", {"times": ALWAYS}),)  # an error message that quotes the credentials and the body
+BULK_PATH = "/magic/ipsec_tunnels/psk"
 
 
 LEAK_SCENARIOS = (
@@ -52,7 +58,24 @@ LEAK_SCENARIOS = (
     LeakScenario("bulk module, 3 tunnels", shape="bulk"),
     LeakScenario("bulk module check mode", args=("--check",), shape="bulk"),
     LeakScenario("own key given as psk", shape="own_psk"),
+    LeakScenario("error quoting the token and body", ECHO),
+    LeakScenario("error quoting the Global API key", ECHO, env="email_key"),
+    LeakScenario("error quoting the own key", ECHO, shape="own_psk", fault_path=BULK_PATH),
+    LeakScenario("bulk module, error quoting the keys", ECHO, shape="bulk", fault_path=BULK_PATH),
 )
+
+
+def sent_psks(emulator):
+    """Every key a request carried to the bulk endpoint, applied or not (an echoing fault applies none)."""
+    found = []
+    for request in emulator.requests:
+        if request.method == "POST" and request.path.endswith(BULK_PATH):
+            try:
+                entries = json.loads(request.body or b"{}").get("psks") or []
+            except ValueError:
+                continue
+            found += [e["psk"] for e in entries if isinstance(e, dict) and isinstance(e.get("psk"), str)]
+    return found
 
 
 def _rotate(emulator, options):
@@ -133,14 +156,14 @@ def run_leak_scenario(scenario, emulator, playbooks, workdir):
     keys_ok = True
     for verbosity in (*VERBOSITIES, "runner"):
         for kind, extra in scenario.faults:
-            emulator.push_fault(Fault(kind, match_path=f"/{tid}/psk_generate", **extra))
+            emulator.push_fault(Fault(kind, match_path=scenario.fault_path.format(tunnel=tid), **extra))
         plays, env, routers = build(scenario, emulator, playbooks, workdir)
         env = syslog_env(capture, env)
         # Each run its own rate-limit pacing state: a 429 scenario's block must not hold up the next run.
         env["ANSIBLE_LOCAL_TEMP"] = str(workdir / f"pacing-{verbosity}" / "ansible-tmp")
 
         def secrets():
-            return [*emulator.generated_psks(), playbooks.token, user["api_key"]]
+            return [*emulator.generated_psks(), *sent_psks(emulator), playbooks.token, user["api_key"]]
         if verbosity == "runner":
             text, events = runner_text(playbooks, plays, workdir, env, scenario.args)
             hits["runner events"] = sum(text.count(s) for s in secrets() if s)

@@ -100,3 +100,19 @@ def test_each_answer_s_headers_are_read_once_and_handed_to_the_pacing(headers, e
     (info, status), = pacing.observed
     assert answer == {} and pacing.before == 1 and status == 200
     assert (info.remaining, info.reset, info.quota, info.retry_after) == expected
+
+
+def test_a_header_that_cannot_be_encoded_fails_at_once_without_saying_the_key_may_have_changed():
+    # http.client encodes the head in latin-1 before anything is sent; the options refuse such a
+    # credential first, and this is the client's own guard behind them.
+    unsendable = UnicodeEncodeError("latin-1", "Bearer tok\u20ac", 10, 11, "ordinal not in range(256)")
+    error, session, clock, _pacing = call(unsendable, unsendable, retries=4)
+    assert isinstance(error, TransportError) and not isinstance(error, KeyStateUnknown)
+    assert len(session.sent) == 1 and clock.slept == []
+    assert "may have" not in str(error) and KEY_UNCHANGED in str(error) and "\u20ac" not in str(error)
+    assert "nothing reached Cloudflare" in str(error)
+
+
+def test_a_refused_connection_after_a_lost_answer_still_says_the_key_may_have_changed():
+    error, session, _clock, _pacing = call(RESET, REFUSED, retries=1)
+    assert isinstance(error, KeyStateUnknown) and len(session.sent) == 2
