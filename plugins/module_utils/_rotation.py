@@ -100,7 +100,8 @@ def find_tunnel_by_name(client, account_id, name):
 def check_psk(option, psk):
     """Return ``psk`` if it can be a tunnel key, else raise OptionError; the message never quotes the key."""
     if not isinstance(psk, str):
-        raise OptionError(option, f"must be a string, not a {type(psk).__name__}; nothing was sent",
+        kind = "mapping" if isinstance(psk, dict) else "list" if isinstance(psk, (list, tuple)) else "number or other value"
+        raise OptionError(option, f"must be a string, not a {kind}; nothing was sent",
                           "Give the key itself as one quoted string.")
     if psk == "":
         raise OptionError(option, "is empty", "Give the key, or leave the option unset to have one generated.")
