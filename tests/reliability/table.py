@@ -54,7 +54,8 @@ def render(tables):
         [[r["scenario"], *(r[c] for c in CHANNELS), "yes" if r["keys_ok"] else "NO"] for r in leaks])]
     out += ["", "### A registered loop x callbacks, on the oldest release of each core line", "",
             "Occurrences of any generated key or the token in stdout, stderr, log_path and the files the callback "
-            "wrote; then whether each router file holds exactly its tunnel's edge key.", "", _loop_table(tables["loops"])]
+            "wrote (a third item fails on an error that quotes the token); then whether each router file holds "
+            "exactly its tunnel's edge key.", "", _loop_table(tables["loops"])]
     for r in tables["concurrency"]:
         out += ["", "### Concurrency", "",
                 f"{r['tunnels']} tunnels, {r['forks']} forks: {r['router_keys_equal_edge']}/{r['tunnels']} router "
