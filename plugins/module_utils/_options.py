@@ -264,8 +264,9 @@ def _credentials_from(source, names, where):
             raise OptionError(name, f"has white space or a line break around or inside it {where}",
                               "Give the value exactly as Cloudflare shows it.")
         if not HEADER_SAFE.match(value):
-            raise OptionError(name, f"holds a character that cannot be sent in an HTTP header {where} (only "
-                              "visible ASCII characters can); nothing was sent to Cloudflare",
+            raise OptionError(name, f"holds a character other than visible ASCII {where} (a space, or one that "
+                              "an HTTP header cannot carry), which no Cloudflare credential holds; nothing was "
+                              "sent to Cloudflare",
                               "Give the value exactly as Cloudflare shows it.")
         if name != email_name and len(value) < MIN_SECRET_LENGTH:
             raise OptionError(name, f"is shorter than {MIN_SECRET_LENGTH} characters {where}, which no Cloudflare "

@@ -113,6 +113,10 @@ def test_a_header_that_cannot_be_encoded_fails_at_once_without_saying_the_key_ma
     assert "nothing reached Cloudflare" in str(error)
 
 
-def test_a_refused_connection_after_a_lost_answer_still_says_the_key_may_have_changed():
-    error, session, _clock, _pacing = call(RESET, REFUSED, retries=1)
-    assert isinstance(error, KeyStateUnknown) and len(session.sent) == 2
+def test_a_name_that_does_not_resolve_never_reached_cloudflare_so_the_key_is_unchanged():
+    unresolved = requests.exceptions.ConnectionError(
+        "HTTPSConnectionPool(host='api.example.test', port=443): Max retries exceeded (Caused by "
+        "NameResolutionError(\"Failed to resolve 'api.example.test' ([Errno -2] Name or service not known)\"))")
+    error, session, _clock, _pacing = call(unresolved, unresolved, retries=1)
+    assert isinstance(error, TransportError) and not isinstance(error, KeyStateUnknown)
+    assert "may have" not in str(error) and str(error).endswith(KEY_UNCHANGED) and len(session.sent) == 2
