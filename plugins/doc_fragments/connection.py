@@ -22,6 +22,10 @@ options:
       - Options given in the task win over the environment as a whole; within one source exactly one
         method must be given.
       - If no credential option is set, the environment variable E(CLOUDFLARE_API_TOKEN) is used.
+      - O(api_token), O(api_email) and O(api_key) may hold visible ASCII characters only (no space, no
+        character outside ASCII), since they travel in HTTP headers; O(api_token) and O(api_key) must have at
+        least 16 characters (Cloudflare issues 40 and 37). Otherwise the task fails at once, saying that
+        nothing was sent.
     type: str
   api_email:
     description:

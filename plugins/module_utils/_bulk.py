@@ -108,7 +108,10 @@ class BulkRequest:
             if is_id and not self.by_name and key.lower() not in self.wanted:
                 raise OptionError(option, f"names tunnel {key}, which is not in ipsec_tunnel_ids",
                                   "Key it by a tunnel the task rotates.")
-            checked[key.lower() if is_id else key] = check(f"{option}[{key}]", value)
+            canonical = key.lower() if is_id else key
+            if canonical in checked:
+                raise OptionError(option, f"names tunnel {key} twice", "Give each tunnel one entry; no key was set.")
+            checked[canonical] = check(f"{option}[{key}]", value)
         return checked
 
 
@@ -155,6 +158,7 @@ class BatchFailed(CloudflareMagicError):
     def __init__(self, error, number, partial, batch, sent_keys):
         self.partial = partial
         self.cause = error
+        self.secrets = tuple(sent_keys)  # the answer may quote them (in cloudflare_errors too)
         what = ", ".join(e["id"] for e in batch[:5]) + (" ..." if len(batch) > 5 else "")
         super().__init__(redact(
             f"Batch {number} ({len(batch)} tunnel(s): {what}) failed: {error} Each of its tunnels holds either "
@@ -199,8 +203,13 @@ def _label(tunnel_id, name):
 def _resolve(request, tunnels):
     """``[(tunnel_id, tunnel or None)]`` in the order asked; names must each match exactly one tunnel."""
     if not request.by_name:
-        by_id = {t["id"]: t for t in tunnels}
-        return [(tunnel_id, by_id.get(tunnel_id)) for tunnel_id in request.wanted]
+        by_id = {t["id"].lower(): t for t in tunnels}
+        unknown = [tunnel_id for tunnel_id in request.wanted if tunnel_id not in by_id]
+        if unknown:
+            raise TunnelLookupError(
+                f"ipsec_tunnel_ids: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not among the "
+                f"account's {len(tunnels)} IPsec tunnels; no key was set. Check the ids, or use ipsec_tunnel_names.")
+        return [(tunnel_id, by_id[tunnel_id]) for tunnel_id in request.wanted]
     targets, problems = [], []
     for name in request.wanted:
         matches = [t for t in tunnels if t.get("name") == name]
@@ -216,17 +225,24 @@ def _resolve(request, tunnels):
 
 
 def _check_keys_name_targets(request, targets):
-    """Every key of psks and router_psk_generated_on must name a tunnel of the task (checked before any POST)."""
-    known = set()
+    """Every key of psks and router_psk_generated_on must name a tunnel of the task, and each tunnel once:
+    by name and by id at once, one of the two would win unseen (checked before any POST)."""
+    known = {}
     for tunnel_id, tunnel in targets:
-        known.add(tunnel_id)
+        known[tunnel_id] = tunnel_id
         if tunnel and tunnel.get("name"):
-            known.add(tunnel["name"])
+            known[tunnel["name"]] = tunnel_id
     for option, mapping in (("psks", request.psks), ("router_psk_generated_on", request.router_stamps)):
         stray = sorted(key for key in mapping if key not in known)
         if stray:
             raise OptionError(option, f"names {', '.join(stray)}, not among the task's tunnels",
                               "Key it by the id or name of a tunnel the task rotates; no key was set.")
+        seen = {}
+        for key in mapping:
+            if known[key] in seen:
+                raise OptionError(option, f"names tunnel {known[key]} twice, as {seen[known[key]]} and as {key}",
+                                  "Key each tunnel once, by its id or by its name; no key was set.")
+            seen[known[key]] = key
 
 
 def _needs_rotation(request, tunnel_id, tunnel, now):
@@ -243,7 +259,8 @@ def run_bulk_task(params, environ, check_mode=False, pacing=None):
     """
     result = failures_as_result(
         IPSEC_PSK_BULK_SPEC, params, environ, lambda: _rotate_from(BulkRequest(params, environ), check_mode, pacing),
-        "cloudflare.magic.ipsec_psk_bulk: which tunnels' keys changed is unknown, so rotate them again")
+        "cloudflare.magic.ipsec_psk_bulk: which tunnels' keys changed is unknown, so rotate them again",
+        keep=(("rotated", "*", "psk"),))
     if result.get("rotated"):
         result["changed"] = True  # a failure after earlier batches were applied
     return result

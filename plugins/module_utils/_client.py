@@ -213,6 +213,12 @@ class CloudflareClient:
             return TransportError(f"No connection to {self.base_url} within {self.timeout:g} s (timeout).")
         if isinstance(exc, requests.exceptions.Timeout):
             return self._too_late()
+        if _failed_before_sending(exc):
+            # The request could not even be written: nothing left us. The cause is not quoted, since a
+            # UnicodeEncodeError names the character and its place in the credential's header.
+            return TransportError(f"{method} {path}: the request could not be sent ({type(exc).__name__}: a "
+                                  "header or the URL holds what HTTP cannot carry); nothing reached Cloudflare.",
+                                  retryable=False)
         if isinstance(exc, requests.exceptions.ConnectionError):
             sent = not _is_connect_failure(exc)
             what = "the connection was dropped before an answer came" if sent else "could not connect"
@@ -312,6 +318,12 @@ def _verify(validate_certs, ca_path, environ):
     if not validate_certs:
         return False
     return ca_path or environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
+
+
+def _failed_before_sending(exc):
+    """True for errors raised while the request is built or its head encoded, before any byte is sent."""
+    return isinstance(exc, (UnicodeError, requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL,
+                            requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema))
 
 
 def _is_connect_failure(exc):

@@ -13,16 +13,44 @@ request have been carried out although its answer is lost or unreadable?).
 
 from __future__ import annotations
 
+import re
+
 REDACTED = "********"
 KEY_UNCHANGED = "The tunnel's pre-shared key was not changed."
+# Credentials and own keys shorter than this are refused before any request (``_options``). Masking
+# every occurrence of a secret is only safe for long ones: "en" masked in "authentication failed"
+# would show the secret. A shorter value (one refused, or a proxy password) is masked only where it
+# stands as a whole word, never inside a longer one.
+MIN_SECRET_LENGTH = 16
 
 
 def redact(text, secrets):
-    """Return ``text`` with every occurrence of every non-empty secret replaced."""
+    """Return ``text`` with every secret replaced: a long one wherever it occurs, a short one as a whole word."""
     text = f"{text}"
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+    for secret in sorted({s for s in secrets if isinstance(s, str) and s}, key=len, reverse=True):
+        if len(secret) >= MIN_SECRET_LENGTH:
+            text = text.replace(secret, REDACTED)
+        else:
+            text = re.sub(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])", REDACTED, text)
     return text
+
+
+def redact_fields(value, secrets, keep=()):
+    """A copy of ``value`` (a result: dicts, lists, strings at any depth) with every string redacted,
+    dict keys included. ``keep`` holds paths (tuples of keys, ``"*"`` for any) whose value is handed on
+    as it is: the keys a failed bulk task still hands to the routers."""
+    if isinstance(value, dict):
+        copied = {}
+        for name, item in value.items():
+            inner = tuple(path[1:] for path in keep if path and path[0] in (name, "*"))
+            if () in inner:
+                copied[name] = item
+            else:
+                copied[redact(name, secrets) if isinstance(name, str) else name] = redact_fields(item, secrets, inner)
+        return copied
+    if isinstance(value, (list, tuple)):
+        return [redact_fields(item, secrets, keep) for item in value]
+    return redact(value, secrets) if isinstance(value, str) else value
 
 
 class CloudflareMagicError(Exception):
@@ -31,6 +59,8 @@ class CloudflareMagicError(Exception):
     retryable = False
     may_have_been_applied = False
     timed_rate_limit = False
+    # Secrets only this error knows (keys generated for the request that failed); redacted with the task's.
+    secrets = ()
 
     def result_fields(self):
         """Extra fields for the failed task's result (never secrets)."""

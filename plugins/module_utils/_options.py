@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.cloudflare.magic.plugins.module_utils._errors import OptionError
+from ansible_collections.cloudflare.magic.plugins.module_utils._errors import MIN_SECRET_LENGTH, OptionError
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 IDENTIFIER = re.compile(r"\A[0-9a-f]{32}\Z")
@@ -59,6 +59,17 @@ IPSEC_PSK_SPEC = dict(
 )
 IPSEC_PSK_MUTUALLY_EXCLUSIVE = [["ipsec_tunnel_id", "ipsec_tunnel_name"]]
 IPSEC_PSK_REQUIRED_ONE_OF = [["ipsec_tunnel_id", "ipsec_tunnel_name"]]
+
+
+def check_text_options(spec, args):
+    """Refuse a list or a mapping given to a ``str`` option, before Ansible's argument validation
+    would turn it into its text (``['key']``) and send that; OptionError names the option, not the value."""
+    for option, option_spec in spec.items():
+        value = args.get(option)
+        if option_spec.get("type") == "str" and isinstance(value, (list, tuple, dict)):
+            kind = "mapping" if isinstance(value, dict) else "list"
+            raise OptionError(option, f"must be one string, not a {kind}; nothing was sent to Cloudflare",
+                              "Give a single quoted value (for a key from a vault, the key itself).")
 
 
 def check_identifier(option, value, env=None):
@@ -202,6 +213,9 @@ class Connection:
 
 # --- credentials --------------------------------------------------------------------------------
 OPTION_NAMES = ("api_token", "api_email", "api_key")
+# Visible ASCII only: Cloudflare's tokens, keys and account emails are ASCII, and http.client writes a
+# header in latin-1, so anything else fails in the middle of sending (once said "may have changed").
+HEADER_SAFE = re.compile(r"\A[\x21-\x7e]+\Z")
 ENV_NAMES = ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY")
 
 
@@ -249,6 +263,15 @@ def _credentials_from(source, names, where):
         if value != value.strip() or any(c in value for c in "\r\n"):
             raise OptionError(name, f"has white space or a line break around or inside it {where}",
                               "Give the value exactly as Cloudflare shows it.")
+        if not HEADER_SAFE.match(value):
+            raise OptionError(name, f"holds a character other than visible ASCII {where} (a space, or one that "
+                              "an HTTP header cannot carry), which no Cloudflare credential holds; nothing was "
+                              "sent to Cloudflare",
+                              "Give the value exactly as Cloudflare shows it.")
+        if name != email_name and len(value) < MIN_SECRET_LENGTH:
+            raise OptionError(name, f"is shorter than {MIN_SECRET_LENGTH} characters {where}, which no Cloudflare "
+                              "credential is; nothing was sent to Cloudflare",
+                              "Give the whole value as Cloudflare shows it (an API token has 40 characters).")
     if token and (email or key):
         raise OptionError(
             f"{token_name} / {email_name}, {key_name}",
@@ -286,23 +309,28 @@ def resolve_credentials(params, environ):
 
 # --- ages and timestamps (max_age, psk_metadata.last_generated_on) ------------------------------
 _DURATION = re.compile(r"\A\s*(\d+)\s*([dhms]?)\s*\Z")
+_MAX_AGE_DIGITS = 12  # more is far beyond MAX_AGE_DAYS, and int() refuses over 4,300 digits
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
 MAX_AGE_DAYS = 36500  # far inside what timedelta and datetime arithmetic can hold
-_INSTANT = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))\Z")
+# RFC 3339: "T" and "Z" may be lower case, and a space may stand for "T" (its section 5.6 note).
+_INSTANT = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})([Tt ])(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+                      r"(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def parse_max_age(value):
     """``90d``, ``12h``, ``30m``, ``45s`` or plain seconds, as a ``timedelta``; OptionError otherwise."""
-    match = _DURATION.match(f"{value}")
-    if not match or int(match.group(1)) == 0:
-        raise OptionError("max_age", f"{value!r} is not a positive duration",
+    text = f"{value}"
+    match = _DURATION.match(text)
+    if not match or match.group(1).strip("0") == "":
+        shown = repr(text) if len(text) <= 40 else f"a value of {len(text)} characters"
+        raise OptionError("max_age", f"{shown} is not a positive duration",
                           "Write it as a whole number with d, h, m or s (90d, 12h, 30m), or as seconds.")
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds > MAX_AGE_DAYS * 86400:
+    digits = match.group(1).lstrip("0")
+    if len(digits) > _MAX_AGE_DIGITS or int(digits) * _UNIT_SECONDS[match.group(2)] > MAX_AGE_DAYS * 86400:
         raise OptionError("max_age", f"is longer than {MAX_AGE_DAYS} days (100 years)",
                           "Give a shorter age, such as 90d; to never rotate, skip the task instead.")
-    return timedelta(seconds=seconds)
+    return timedelta(seconds=int(digits) * _UNIT_SECONDS[match.group(2)])
 
 
 def parse_instant(value):
@@ -311,8 +339,9 @@ def parse_instant(value):
     match = _INSTANT.match(value) if isinstance(value, str) else None
     if not match:
         raise ValueError("not an RFC 3339 time such as 2026-11-26T10:48:15.953887008Z")
-    year, month, day, hour, minute, second = (int(group) for group in match.groups()[:6])
-    fraction, _zulu, sign, offset_hours, offset_minutes = match.groups()[6:]
+    groups = match.groups()
+    year, month, day, hour, minute, second = (int(group) for group in groups[:3] + groups[4:7])
+    fraction, _zulu, sign, offset_hours, offset_minutes = groups[7:]
     local = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)  # ValueError on a bad field
     offset = 0
     if sign:
@@ -321,6 +350,22 @@ def parse_instant(value):
         offset = (int(offset_hours) * 3600 + int(offset_minutes) * 60) * (1 if sign == "+" else -1)
     seconds = (local - _EPOCH) // timedelta(seconds=1) - offset
     return seconds, int((fraction or "").ljust(9, "0"))
+
+
+def parse_written_instant(value):
+    """An instant as a user may write it in YAML: like ``parse_instant``, or what YAML and Ansible make of
+    an unquoted one, a datetime or its text (``2026-11-01 10:00:00+00:00``). Those hold microseconds
+    at most, so they come back as ``(epoch_seconds, nanoseconds, 6)``; ValueError for anything else."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("it has no UTC offset")
+        seconds = (value - _EPOCH) // timedelta(seconds=1)
+        return seconds, value.microsecond * 1000, 6
+    seconds, nanoseconds = parse_instant(value)
+    match = _INSTANT.match(value)
+    if match.group(4) == " " and len(match.group(8) or "123456") == 6:
+        return seconds, nanoseconds, 6  # Python's text of a datetime: microseconds, or none when zero
+    return seconds, nanoseconds
 
 
 def parse_timestamp(value):

@@ -21,11 +21,13 @@ from datetime import datetime, timezone
 from ansible_collections.cloudflare.magic.plugins.module_utils._client import connect
 from ansible_collections.cloudflare.magic.plugins.module_utils._errors import (
     KEY_UNCHANGED,
+    MIN_SECRET_LENGTH,
     ApiError,
     CloudflareMagicError,
     OptionError,
     TunnelLookupError,
     redact,
+    redact_fields,
 )
 from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
     IPSEC_PSK_SPEC,
@@ -34,6 +36,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
     is_older_than,
     parse_instant,
     parse_max_age,
+    parse_written_instant,
     task_secrets,
 )
 
@@ -97,7 +100,9 @@ def find_tunnel_by_name(client, account_id, name):
 def check_psk(option, psk):
     """Return ``psk`` if it can be a tunnel key, else raise OptionError; the message never quotes the key."""
     if not isinstance(psk, str):
-        raise OptionError(option, "must be a string", "Quote the key.")
+        kind = "mapping" if isinstance(psk, dict) else "list" if isinstance(psk, (list, tuple)) else "number or other value"
+        raise OptionError(option, f"must be a string, not a {kind}; nothing was sent",
+                          "Give the key itself as one quoted string.")
     if psk == "":
         raise OptionError(option, "is empty", "Give the key, or leave the option unset to have one generated.")
     if psk != psk.strip():
@@ -105,6 +110,10 @@ def check_psk(option, psk):
     if any(unicodedata.category(c) == "Cc" for c in psk):
         raise OptionError(option, "holds a control character (a line break, a tab...)",
                           "Give the key on one line, without control characters.")
+    if len(psk) < MIN_SECRET_LENGTH:
+        raise OptionError(option, f"is shorter than {MIN_SECRET_LENGTH} characters; nothing was sent",
+                          "Use a random key of at least that length, such as the 43 characters Cloudflare "
+                          "generates, or leave the option unset to have one generated.")
     return psk
 
 
@@ -160,19 +169,33 @@ class RotationRequest:
 
 
 def check_router_stamp(value, option="router_psk_generated_on"):
-    """The router's recorded stamp as an instant, ``()`` when it holds no key from us, None when not given."""
+    """The router's recorded stamp as an instant, ``()`` when it holds no key from us, None when not given.
+
+    An unquoted timestamp in YAML arrives as a datetime, or as its text with a space
+    (``2026-11-01 10:00:00+00:00``); both are accepted. See ``parse_written_instant``."""
     if value is None:
         return None
     text = value.strip() if isinstance(value, str) else value
     if text == "":
         return ()
     try:
-        return parse_instant(text)
-    except ValueError:
-        raise OptionError(option, "is not an RFC 3339 timestamp",
-                          "Give the psk_metadata.last_generated_on the router recorded with its key "
-                          "(e.g. 2026-11-26T10:48:15.953887008Z), or an empty string when the router "
-                          "holds no key from this collection.") from None
+        return parse_written_instant(text)
+    except ValueError as problem:
+        raise OptionError(option, f"is not an RFC 3339 timestamp ({problem})",
+                          "Give the psk_metadata.last_generated_on the router recorded with its key, in quotes "
+                          "so that YAML keeps it as written (e.g. \"2026-11-26T10:48:15.953887008Z\"), or an empty "
+                          "string when the router holds no key from this collection.") from None
+
+
+def same_instant(router_stamp, in_force):
+    """True when the router's stamp names ``in_force``. A stamp that YAML read as a datetime holds
+    microseconds only (``(seconds, nanoseconds, 6)``): it names the key whose instant, cut to
+    microseconds, is the same. Two keys of one tunnel a microsecond apart cannot be made."""
+    if in_force is None:
+        return False
+    if len(router_stamp) == 3:
+        return router_stamp[:2] == (in_force[0], in_force[1] - in_force[1] % 1000)
+    return router_stamp == in_force
 
 
 def rotation_reason(router_stamp, max_age, last_generated_on, now):
@@ -185,7 +208,7 @@ def rotation_reason(router_stamp, max_age, last_generated_on, now):
             in_force = parse_instant(last_generated_on)
         except ValueError:
             in_force = None  # no key generated yet, or an unreadable stamp: the router cannot hold it
-        if router_stamp == () or router_stamp != in_force:
+        if router_stamp == () or not same_instant(router_stamp, in_force):
             return "router_stale"
     if max_age is None:
         return "no_max_age"
@@ -290,17 +313,21 @@ def _rotate_from(request, check_mode, diff, pacing):
     return rotate_psk(request, client, check_mode=check_mode, diff=diff)
 
 
-def failures_as_result(spec, params, environ, run, unknown):
-    """``run()``'s result, or a failed result whose message holds none of the task's secrets.
+def failures_as_result(spec, params, environ, run, unknown, keep=(("psk",),)):
+    """``run()``'s result, or a failed result in which no field holds any of the task's secrets.
 
+    Every field of the result (``msg``, ``cloudflare_errors`` and any other, at any depth) is redacted
+    with the task's secrets and those the error knows (keys generated for the failed request): an
+    answer may quote the request. ``keep`` names the paths of the keys handed on, left as they are.
     ``unknown`` says, for an unexpected error, which module failed and what is then unknown.
     """
+    secrets = task_secrets(spec, params, environ)
     try:
-        return run()
+        return redact_fields(run(), secrets, keep)
     except CloudflareMagicError as error:
-        failed = {"failed": True, "changed": False, "msg": redact(str(error), task_secrets(spec, params, environ))}
+        failed = {"failed": True, "changed": False, "msg": str(error)}
         failed.update(error.result_fields())
-        return failed
+        return redact_fields(failed, secrets + list(error.secrets), keep)
     except Exception as error:  # noqa: BLE001 - a traceback could carry a secret; report the kind only
         return {"failed": True, "changed": False,
                 "msg": f"Unexpected {type(error).__name__} in {unknown}. Please report this (without secrets)."}

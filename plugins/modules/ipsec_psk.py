@@ -50,7 +50,8 @@ options:
       - Rotate only when the current key is older than this, or when its age is unknown. Otherwise the
         task reports C(changed=false) and returns no RV(psk), so that the router task can be skipped
         with a plain C(when).
-      - A whole number followed by V(d), V(h), V(m) or V(s) (V(90d), V(12h), V(30m)), or a number of seconds.
+      - A whole number followed by V(d), V(h), V(m) or V(s) (V(90d), V(12h), V(30m)), or a number of seconds,
+        of at most 36500 days; anything else fails the task before any request.
       - Costs one look-up request before the rotation when the tunnel is given by id.
     type: str
   router_psk_generated_on:
@@ -63,7 +64,12 @@ options:
         A tunnel that never had a key generated has no C(last_generated_on), so any stamp is stale then.
       - When it is the same instant, O(max_age) decides as without this option.
       - Instants are compared, not strings; V(Z) and V(+00:00), and fractions of a second up to nine
-        digits, name the same instant. A value that is not an RFC 3339 time fails the task before any request.
+        digits, name the same instant. V(t) and V(z) may be lower case, and a space may stand for V(T).
+      - An unquoted timestamp is accepted too, although YAML reads it as a date and time that Ansible shows as
+        C(2026-11-01 10:00:00+00:00). Such a value holds microseconds at most, so it names the key generated
+        within that microsecond. Quote the value to keep it exactly as written.
+      - A value that is not an RFC 3339 time, or has no UTC offset, fails the task before any request, and the
+        message says to quote it.
       - With it the router's task runs on every run that leaves the router behind, so a failed hand-off
         (unreachable router, failed task, killed run, restored backup) is repaired by the next run. Record
         the stamp on the router only after it has loaded the key; the stamp holds no secret.
@@ -74,9 +80,13 @@ options:
       - Set this key, from your own vault or HSM, instead of having Cloudflare generate one. It is sent
         with C(POST /accounts/{account_id}/magic/ipsec_tunnels/psk) (one entry) and returned as RV(psk)
         once Cloudflare applied it; a lost answer is re-sent with the same key, which converges.
-      - It must be non-empty, without control characters and without white space at either end;
-        otherwise the task fails before any request. A key Cloudflare refuses fails the task, and the
-        tunnel keeps its key.
+      - It must be one string (a list or a mapping is refused), at least 16 characters long, without
+        control characters and without white space at either end; otherwise the task fails before any
+        request. A key Cloudflare refuses fails the task, and the tunnel keeps its key.
+      - Why 16. Cloudflare documents no length for a key, and the keys it generates have 32 or 43 characters.
+        A short IKEv2 pre-shared key can be guessed offline by anyone who records one IKE exchange. A short
+        key could also turn up by chance inside other text, such as an error message, where masking it
+        would give it away.
       - For many tunnels in one request, see M(cloudflare.magic.ipsec_psk_bulk).
     type: str
 attributes:
@@ -251,7 +261,10 @@ status:
   type: int
   sample: 403
 cloudflare_errors:
-  description: Cloudflare's error codes and messages.
+  description:
+    - Cloudflare's error codes and messages.
+    - Redacted like every field of a failed result; an answer that quotes the request shows C(********)
+      in place of the token, the Global API key and every key of the task.
   returned: on failure, when Cloudflare answered
   type: list
   elements: dict

@@ -44,6 +44,7 @@ options:
     description:
       - The tunnels' identifiers, each 32 hexadecimal characters.
       - Exactly one of O(ipsec_tunnel_ids) and O(ipsec_tunnel_names) is required.
+      - An identifier that is not in the account's tunnel list fails the task before any key is set.
     type: list
     elements: str
   ipsec_tunnel_names:
@@ -56,14 +57,18 @@ options:
     description:
       - Keys to set instead of generated ones, keyed by tunnel id or name. Tunnels not listed get a
         generated key.
-      - Each key must be a non-empty string, without control characters and without white space at
-        either end; otherwise the task fails before any request, naming the tunnel, not the key.
+      - Each key must be a string of at least 16 characters, without control characters and without white
+        space at either end; otherwise the task fails before any request, naming the tunnel, not the key.
+        The minimum is explained under O(cloudflare.magic.ipsec_psk#module:psk).
+      - Each tunnel may be keyed once. A tunnel keyed by its name and by its id fails the task before any key
+        is set, so that neither key wins unnoticed.
     type: dict
   max_age:
     description:
       - Set a new key only for tunnels whose key is older than this, or whose age is unknown; the others
         are listed in RV(skipped_tunnels) and left out of the request.
-      - A whole number followed by V(d), V(h), V(m) or V(s) (V(90d), V(12h), V(30m)), or a number of seconds.
+      - A whole number followed by V(d), V(h), V(m) or V(s) (V(90d), V(12h), V(30m)), or a number of seconds,
+        of at most 36500 days; anything else fails the task before any request.
     type: str
   router_psk_generated_on:
     description:
@@ -71,7 +76,10 @@ options:
         when it last received a key, or an empty string when the router holds no key from this collection.
       - A tunnel whose router stamp is not the same instant as Cloudflare's gets a new key whatever
         O(max_age) says. Tunnels not listed are decided by O(max_age) alone.
-      - Each value must be an RFC 3339 time, quoted; it is checked before any request.
+      - Each value must be an RFC 3339 time, read as O(cloudflare.magic.ipsec_psk#module:router_psk_generated_on)
+        reads it. An unquoted timestamp, V(t) and V(z) in lower case, or a space for V(T) are accepted. Each
+        value is checked before any request.
+      - Each tunnel may be keyed once, by its id or by its name.
     type: dict
   batch_size:
     description:
@@ -195,7 +203,9 @@ rotated:
       type: dict
       returned: when the tunnel is in the list
 unapplied:
-  description: The tunnels whose keys Cloudflare refused, by tunnel id, with Cloudflare's reason. Their keys did not change.
+  description:
+    - The tunnels whose keys Cloudflare refused, by tunnel id, with Cloudflare's reason. Their keys did not change.
+    - A reason that quotes a key or a credential shows C(********) in its place.
   returned: always
   type: dict
   sample: {"0123456789abcdef0123456789abcdef": "IPsec tunnel not found"}
@@ -213,7 +223,10 @@ status:
   type: int
   sample: 403
 cloudflare_errors:
-  description: Cloudflare's error codes and messages.
+  description:
+    - Cloudflare's error codes and messages.
+    - Redacted like every field of a failed result; an answer that quotes the request shows C(********)
+      in place of the token, the Global API key and every key of the task.
   returned: on failure, when Cloudflare answered
   type: list
   elements: dict

@@ -24,8 +24,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.cloudflare.magic.plugins.module_utils._errors import redact
-from ansible_collections.cloudflare.magic.plugins.module_utils._options import with_env_fallbacks
+from ansible_collections.cloudflare.magic.plugins.module_utils._errors import OptionError, redact
+from ansible_collections.cloudflare.magic.plugins.module_utils._options import check_text_options, with_env_fallbacks
 from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import diff_text
 from ansible_collections.cloudflare.magic.plugins.plugin_utils._pacing import controller_pacing
 
@@ -54,6 +54,11 @@ class KeyHidingAction(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         environ = self.task_environment()
+        try:
+            check_text_options(self.SPEC, self._task.args)
+        except OptionError as error:
+            result.update(failed=True, changed=False, msg=f"Invalid options for {self.MODULE}: {error}")
+            return result
         validation = ArgumentSpecValidator(
             self.SPEC, mutually_exclusive=self.MUTUALLY_EXCLUSIVE, required_one_of=self.REQUIRED_ONE_OF,
         ).validate(with_env_fallbacks(self._task.args, environ, self.SPEC))

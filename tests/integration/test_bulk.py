@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from cf_emulator import Fault
 from support.bulk import bulk_posts, bulk_task, handed_on, keys_match_edge, write_bulk_keys_task
 from support.playbooks import play, rotate_task, seed_account, write_psk_task
@@ -49,28 +50,84 @@ def test_three_tunnels_rotate_in_one_post(playbooks, emulator, tmp_path):
 
 
 def test_partial_refusal_keeps_and_hands_on_the_applied_keys(playbooks, emulator, tmp_path):
-    nyc, lon = ids(emulator, "tunnel_nyc_01", "tunnel_lon_01")
-    unknown = "f" * 32
+    nyc, lon, fra = ids(emulator, "tunnel_nyc_01", "tunnel_lon_01", "tunnel_fra_01")
+    refused = "R" * 300  # longer than the emulator takes; passes the module's own checks
     routers, kept = tmp_path / "routers", tmp_path / "unapplied.json"
-    run = playbooks.run(play(bulk_task(emulator, ipsec_tunnel_ids=[nyc, unknown, lon]),
+    run = playbooks.run(play(bulk_task(emulator, ipsec_tunnel_ids=[nyc, lon, fra], psks={lon: refused}),
                              write_bulk_keys_task(routers), keep_task(kept, "fleet.unapplied")))
     assert run.returncode == 0, run.stdout[-3000:]
-    assert sorted(handed_on(routers)) == sorted([nyc, lon]) and keys_match_edge(routers, emulator)
-    assert list(json.loads(kept.read_text())) == [unknown]
-    assert "[WARNING]" in run.stdout + run.stderr and unknown in run.stdout + run.stderr
-    assert run.hits(*secrets(emulator, playbooks)) == 0
+    assert sorted(handed_on(routers)) == sorted([nyc, fra]) and keys_match_edge(routers, emulator)
+    assert list(json.loads(kept.read_text())) == [lon] and emulator.edge_psk(lon) is None
+    assert "[WARNING]" in run.stdout + run.stderr and lon in run.stdout + run.stderr
+    assert run.hits(*secrets(emulator, playbooks, refused)) == 0
 
 
 def test_fail_on_unapplied_fails_after_the_keys_are_registered(playbooks, emulator, tmp_path):
-    nyc, unknown = ids(emulator, "tunnel_nyc_01")[0], "f" * 32
+    nyc, lon = ids(emulator, "tunnel_nyc_01", "tunnel_lon_01")
+    refused = "R" * 300
     routers = tmp_path / "routers"
-    task = dict(bulk_task(emulator, ipsec_tunnel_ids=[nyc, unknown], fail_on_unapplied=True), ignore_errors=True)
+    task = dict(bulk_task(emulator, ipsec_tunnel_ids=[nyc, lon], psks={lon: refused}, fail_on_unapplied=True),
+                ignore_errors=True)
     run = playbooks.run(play(task, write_bulk_keys_task(routers),
                              {"name": "Stop", "ansible.builtin.fail": {"msg": "refused"}, "when": "fleet is failed"}))
     assert run.returncode == 2
     assert list(handed_on(routers)) == [nyc] and keys_match_edge(routers, emulator)
-    assert unknown in run.stdout + run.stderr and "Traceback" not in run.everything
+    assert lon in run.stdout + run.stderr and "Traceback" not in run.everything
+    assert run.hits(*secrets(emulator, playbooks, refused)) == 0
+
+
+def test_an_unknown_id_is_refused_before_any_post(playbooks, emulator, tmp_path):
+    nyc, unknown = ids(emulator, "tunnel_nyc_01")[0], "f" * 32
+    kept = tmp_path / "result.json"
+    task = dict(bulk_task(emulator, ipsec_tunnel_ids=[nyc, unknown]), ignore_errors=True)
+    run = playbooks.run(play(task, keep_task(kept, "fleet")))
+    result = json.loads(kept.read_text())
+    assert result["failed"] is True and result["changed"] is False
+    assert f"ipsec_tunnel_ids: {unknown} is not among the account's" in result["msg"]
+    assert bulk_posts(emulator) == [] and emulator.edge_psk(nyc) is None
     assert run.hits(*secrets(emulator, playbooks)) == 0
+
+
+@pytest.mark.parametrize("option", ["psks", "router_psk_generated_on"])
+def test_the_same_tunnel_by_name_and_by_id_is_refused_before_any_post(option, playbooks, emulator, tmp_path):
+    nyc = ids(emulator, "tunnel_nyc_01")[0]
+    values = {"psks": ("Vault-Key-By-Name-0123456789", "Vault-Key-By-Id-0123456789"), "router_psk_generated_on": ("", "")}
+    by_name, by_id = values[option]
+    kept = tmp_path / "result.json"
+    task = dict(bulk_task(emulator, ipsec_tunnel_names=["tunnel_nyc_01"],
+                          **{option: {"tunnel_nyc_01": by_name, nyc: by_id}}), ignore_errors=True)
+    run = playbooks.run(play(task, keep_task(kept, "fleet")))
+    result = json.loads(kept.read_text())
+    assert result["failed"] is True and result["msg"].startswith(f"{option}: names tunnel {nyc} twice")
+    assert bulk_posts(emulator) == [] and emulator.edge_psk(nyc) is None
+    assert run.hits(*secrets(emulator, playbooks, *(v for v in (by_name, by_id) if v))) == 0
+
+
+@pytest.mark.parametrize("module", ["ipsec_psk", "ipsec_psk_bulk"])
+def test_a_huge_max_age_gets_a_clear_error_naming_the_option(module, playbooks, emulator, tmp_path):
+    nyc = ids(emulator, "tunnel_nyc_01")[0]
+    kept = tmp_path / "result.json"
+    if module == "ipsec_psk":
+        task = rotate_task(emulator, ipsec_tunnel_id=nyc, max_age="9" * 5000)
+        task["register"] = "fleet"
+    else:
+        task = bulk_task(emulator, ipsec_tunnel_ids=[nyc], max_age="9" * 5000)
+    run = playbooks.run(play(dict(task, ignore_errors=True), keep_task(kept, "fleet")))
+    result = json.loads(kept.read_text())
+    assert result["failed"] is True and result["msg"].startswith("max_age: is longer than 36500 days")
+    assert "Unexpected" not in run.everything and "report this" not in run.everything
+    assert emulator.requests == []
+
+
+def test_a_psks_value_that_is_a_list_is_refused_before_any_request(playbooks, emulator, tmp_path):
+    nyc = ids(emulator, "tunnel_nyc_01")[0]
+    kept = tmp_path / "result.json"
+    task = dict(bulk_task(emulator, ipsec_tunnel_ids=[nyc], psks={nyc: ["FromVaultAsList-777-0123"]}),
+                ignore_errors=True)
+    run = playbooks.run(play(task, keep_task(kept, "fleet")))
+    result = json.loads(kept.read_text())
+    assert result["failed"] is True and result["msg"].startswith(f"psks[{nyc}]: must be a string, not a list")
+    assert emulator.requests == [] and run.hits("FromVaultAsList-777-0123") == 0
 
 
 def test_check_mode_validates_and_hands_on_nothing(playbooks, emulator, tmp_path):

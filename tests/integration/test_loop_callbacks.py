@@ -1,4 +1,5 @@
-"""A registered ipsec_psk loop shows no key and no token in any callback, on every core line: `make test`
+"""A registered ipsec_psk loop shows no key and no token in any callback, on every core line, even where an
+item fails with an error that quotes the token: `make test`
 runs this file in each line's venv (docs/reliability.md shows the matrix)."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ def test_loop_callbacks(callback, emulator, playbooks, tmp_path):
     assert seen.returncode == 0, "the playbook failed"
     assert seen.keys == TUNNELS, "the emulator did not answer with one key per tunnel"
     assert seen.callback_saw_rotation, f"{callback.name} showed nothing of the rotation task"
+    assert seen.echo_failed, "the item with the echoing error was not sent"
     leaking = {c: n for c, n in seen.hits.items() if n}
     assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
     ok = seen.keys_ok

@@ -67,6 +67,16 @@ BAD_INPUTS = (
     BadInput("ca_path names no file", "ca_path", {"ca_path": "no-such-ca.pem"}),
     BadInput("validate_certs not a boolean", "validate_certs", {"validate_certs": "maybe"}),
     BadInput("unknown option", "api_tokn", {"api_tokn": "@token"}),
+    BadInput("max_age of 5,000 digits", "max_age", {"max_age": "9" * 5000}),
+    BadInput("psk given as a list", "psk", {"psk": ["FromVaultAsList-777-0123"]}),
+    BadInput("psk given as a mapping", "psk", {"psk": {"key": "FromVaultAsDict-777-0123"}}),
+    BadInput("psk of 2 characters", "psk", {"psk": "en"}),
+    BadInput("api_token of 2 characters", "api_token", {"api_token": "en"}),
+    BadInput("api_token with a character no HTTP header carries", "api_token", {"api_token": "@token\u20ac"}),
+    BadInput("api_key with a character no HTTP header carries", "api_key",
+             {"api_email": "@email", "api_key": "@key\u20ac"}, env={"CLOUDFLARE_API_TOKEN": UNSET}),
+    BadInput("CLOUDFLARE_API_TOKEN with a character no HTTP header carries", "CLOUDFLARE_API_TOKEN",
+             env={"CLOUDFLARE_API_TOKEN": "@token\u20ac"}),
 )
 
 
@@ -78,6 +88,11 @@ class BadInputOutcome:
     traceback: bool
     hits: int
     message: str
+
+    @property
+    def says_key_may_have_changed(self):
+        """Only a request that may have reached Cloudflare can have changed a key."""
+        return "may have" in self.message
 
 
 def _fill(value, emulator, token):

@@ -4,6 +4,7 @@ exactly the key in force, even when a credential occurs inside that key."""
 
 from __future__ import annotations
 
+import json
 import secrets as random_secrets
 from dataclasses import dataclass, field
 
@@ -22,12 +23,17 @@ ALWAYS = None
 @dataclass(frozen=True)
 class LeakScenario:
     name: str
-    faults: tuple = ()  # (kind, {Fault fields}) on psk_generate
+    faults: tuple = ()  # (kind, {Fault fields}) on fault_path
     options: dict = field(default_factory=dict)
     args: tuple = ()  # extra ansible-playbook arguments
     env: str = "token"  # token | email_key
     shape: str = "single"  # single | loop | module_defaults | bad_input | bulk | own_psk | info
     psk_holds_token: bool = False
+    fault_path: str = "/{tunnel}/psk_generate"  # where the faults fire; {tunnel} is the tunnel under test
+
+
+ECHO = (("echo_request", {"times": ALWAYS}),)  # an error message that quotes the credentials and the body
+BULK_PATH = "/magic/ipsec_tunnels/psk"
 
 
 LEAK_SCENARIOS = (
@@ -56,7 +62,24 @@ LEAK_SCENARIOS = (
     # ipsec_tunnel_info over every tunnel, two of which carry a BGP MD5 key: those keys are searched for too.
     LeakScenario("info module, every tunnel", shape="info"),
     LeakScenario("info module check mode, in a loop", args=("--check",), shape="info_loop"),
+    LeakScenario("error quoting the token and body", ECHO),
+    LeakScenario("error quoting the Global API key", ECHO, env="email_key"),
+    LeakScenario("error quoting the own key", ECHO, shape="own_psk", fault_path=BULK_PATH),
+    LeakScenario("bulk module, error quoting the keys", ECHO, shape="bulk", fault_path=BULK_PATH),
 )
+
+
+def sent_psks(emulator):
+    """Every key a request carried to the bulk endpoint, applied or not (an echoing fault applies none)."""
+    found = []
+    for request in emulator.requests:
+        if request.method == "POST" and request.path.endswith(BULK_PATH):
+            try:
+                entries = json.loads(request.body or b"{}").get("psks") or []
+            except ValueError:
+                continue
+            found += [e["psk"] for e in entries if isinstance(e, dict) and isinstance(e.get("psk"), str)]
+    return found
 
 
 def _rotate(emulator, options):
@@ -145,7 +168,7 @@ def run_leak_scenario(scenario, emulator, playbooks, workdir):
     keys_ok = True
     for verbosity in (*VERBOSITIES, "runner"):
         for kind, extra in scenario.faults:
-            emulator.push_fault(Fault(kind, match_path=f"/{tid}/psk_generate", **extra))
+            emulator.push_fault(Fault(kind, match_path=scenario.fault_path.format(tunnel=tid), **extra))
         plays, env, routers = build(scenario, emulator, playbooks, workdir)
         env = syslog_env(capture, env)
         # Each run its own rate-limit pacing state: a 429 scenario's block must not hold up the next run.
@@ -153,7 +176,8 @@ def run_leak_scenario(scenario, emulator, playbooks, workdir):
 
         def secrets():
             md5_keys = emulator.bgp_md5_keys() if scenario.shape.startswith("info") else []
-            return [*emulator.generated_psks(), playbooks.token, user["api_key"], *md5_keys]
+            return [*emulator.generated_psks(), *sent_psks(emulator), playbooks.token, user["api_key"],
+                    *md5_keys]
         if verbosity == "runner":
             text, events = runner_text(playbooks, plays, workdir, env, scenario.args)
             hits["runner events"] = sum(text.count(s) for s in secrets() if s)

@@ -1,12 +1,16 @@
 """The loop x callback matrix: one registered ipsec_psk task loops over tunnels, a router play takes each
 item's key from the registered results, and every callback's output is searched for every key the
-emulator answered with and for the token. Run on the oldest release of every admitted core line.
+emulator answered with and for the token. One more item fails on an error that quotes the request's
+Authorization header (the emulator's echo_request fault), so a failed item's fields are searched too.
+Run on the oldest release of every admitted core line.
 A second row per callback does the same for an ipsec_tunnel_info loop over tunnels with a BGP MD5 key."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+
+from cf_emulator import Fault
 
 from reliability.callbacks import collections_path, written_files
 from reliability.common import FAST_RETRIES
@@ -19,7 +23,8 @@ ROTATE = "Rotate the tunnels' keys"
 
 
 def plays(emulator, workdir, names):
-    rotate = dict(rotate_task(emulator, ipsec_tunnel_name="{{ item }}", **FAST_RETRIES), name=ROTATE, loop=names)
+    rotate = dict(rotate_task(emulator, ipsec_tunnel_name="{{ item }}", **FAST_RETRIES), name=ROTATE, loop=names,
+                  ignore_errors=True)
     handoff = {"name": "Hand each key to the router", "ansible.builtin.copy": {
         "content": "{{ item.psk }}", "dest": f"{workdir}/router-{{{{ item.ipsec_tunnel_id }}}}", "mode": "0600"},
         "loop": "{{ hostvars['localhost'].rotation.results }}", "loop_control": {"label": "{{ item.item }}"},
@@ -35,14 +40,18 @@ class LoopOutcome:
     hits: dict  # channel (stdout+stderr, log_path, callback files) -> occurrences of any key or the token
     files: int  # files the callback wrote
     callback_saw_rotation: bool  # the callback's output covers the rotation task (so the search means something)
+    echo_failed: bool  # the echoed item failed (so its error fields were there to search)
     keys_ok: bool  # every router file holds exactly its tunnel's edge key
 
 
 def run_loop_cell(callback, emulator, playbooks, workdir, verbosity=3):
     tunnels = seed_account(emulator)["tunnels"][:TUNNELS]
+    echoed = seed_account(emulator)["tunnels"][TUNNELS]  # its rotation fails, quoting the token
+    emulator.push_fault(Fault("echo_request", times=None, match_path=f"/{echoed['id']}/psk_generate"))
     folder = workdir / "callback-output"
     env = dict(callback.environment(folder), ANSIBLE_COLLECTIONS_PATH=collections_path())
-    run = playbooks.run(plays(emulator, workdir, [t["name"] for t in tunnels]), "-i", f"{ROUTER},",
+    names = [t["name"] for t in tunnels] + [echoed["name"]]
+    run = playbooks.run(plays(emulator, workdir, names), "-i", f"{ROUTER},",
                         env=env, verbosity=verbosity)
     files = written_files(folder)
     secrets = [*emulator.generated_psks(), playbooks.token]
@@ -53,10 +62,12 @@ def run_loop_cell(callback, emulator, playbooks, workdir, verbosity=3):
     saw = ROTATE in shown or (callback.name == "ansible.builtin.tree" and "localhost" in files)
     routers = [(workdir / f"router-{t['id']}", emulator.edge_psk(t["id"])) for t in tunnels]
     keys_ok = all(edge is not None and path.exists() and path.read_text() == edge for path, edge in routers)
+    keys_ok = keys_ok and emulator.edge_psk(echoed["id"]) is None and not (workdir / f"router-{echoed['id']}").exists()
     return LoopOutcome(returncode=run.returncode, keys=len(emulator.generated_psks()),
                        hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
                              "callback files": sum(count(t) for t in files.values())},
-                       files=len(files), callback_saw_rotation=saw, keys_ok=keys_ok)
+                       files=len(files), callback_saw_rotation=saw, keys_ok=keys_ok,
+                       echo_failed=any(r.fault == "echo_request" for r in emulator.requests))
 
 
 INFO = "Report the tunnels' key ages"
@@ -91,4 +102,5 @@ def run_info_loop_cell(callback, emulator, playbooks, workdir, verbosity=3):
                        hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
                              "callback files": sum(count(t) for t in files.values()) + count(kept)},
                        files=len(files), callback_saw_rotation=INFO in shown or "localhost" in files,
+                       echo_failed=False,
                        keys_ok=reported == list(INFO_TUNNELS))

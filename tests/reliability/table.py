@@ -54,7 +54,8 @@ def render(tables):
         [[r["scenario"], *(r[c] for c in CHANNELS), "yes" if r["keys_ok"] else "NO"] for r in leaks])]
     out += ["", "### A registered loop x callbacks, on the oldest release of each core line", "",
             "Occurrences of any generated key or the token in stdout, stderr, log_path and the files the callback "
-            "wrote; then whether each router file holds exactly its tunnel's edge key. The (ipsec_tunnel_info) rows "
+            "wrote (a third item fails on an error that quotes the token); then whether each router file holds "
+            "exactly its tunnel's edge key. The (ipsec_tunnel_info) rows "
             "search for the BGP MD5 keys and the token instead; then whether the registered loop holds one report "
             "per tunnel.", "", _loop_table(tables["loops"])]
     for r in tables["concurrency"]:

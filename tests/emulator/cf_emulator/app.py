@@ -7,7 +7,7 @@ import time
 
 from . import api, html_errors
 from .auth import authenticate
-from .envelope import ApiError, new_ray_id
+from .envelope import ApiError, error, failure_document, new_ray_id
 from .faults import ANSWER_REPLACING, Fault, FaultQueue
 from .ratelimit import RateLimiter
 from .records import HeaderMap, RecordedRequest, RequestLog
@@ -55,6 +55,8 @@ class Application:
         limits = self.ratelimiter.headers(verdict)
         if kind in ANSWER_REPLACING:
             self._sleep(fault.effective_delay)
+            if kind == "echo_request":
+                return echo_reply(fault, limits, method, path, headers, body)
             return self._fault_reply(fault, limits, ray_id, client)
         if not verdict.allowed:
             return ApiError.single(429, THROTTLED_CODE, THROTTLED_MESSAGE,
@@ -98,6 +100,20 @@ class Application:
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
             self._stopping.wait(seconds)
+
+
+ECHO_CODE = 1004  # the emulator's own: Cloudflare documents no answer that quotes a request
+
+
+def echo_reply(fault: Fault, limits: dict[str, str], method: str, path: str, headers: HeaderMap, body: bytes) -> Reply:
+    """A hostile answer: an error whose message quotes the request's credentials and body, as a
+    careless origin or proxy might. A client must show none of it unredacted."""
+    quoted = (f"{method} {path} rejected; Authorization: {headers.get('Authorization', '')}; "
+              f"X-Auth-Email: {headers.get('X-Auth-Email', '')}; X-Auth-Key: {headers.get('X-Auth-Key', '')}; "
+              f"body: {body.decode('utf-8', 'replace')}")
+    document = failure_document([error(fault.code or ECHO_CODE, fault.message or quoted)])
+    document["messages"] = [{"code": fault.code or ECHO_CODE, "message": quoted}]
+    return Reply.json(fault.effective_status, document, limits)
 
 
 def _reset_part(limits: dict[str, str]) -> str:

@@ -8,12 +8,14 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 # Faults that answer in place of the API: nothing is persisted.
-ANSWER_REPLACING = frozenset({"rate_limited", "server_error_json", "server_error_html", "success_false", "html_200"})
+ANSWER_REPLACING = frozenset({"rate_limited", "server_error_json", "server_error_html", "success_false", "html_200",
+                              "echo_request"})
 # Faults that let the operation run and then spoil or delay the answer.
 OPERATION_RUNS = frozenset({"reset_after", "delay", "delay_after_persist", "truncated_json", "force_psk"})
 KINDS = frozenset({"reset_before"}) | ANSWER_REPLACING | OPERATION_RUNS
 
-DEFAULT_STATUS = {"rate_limited": 429, "server_error_json": 500, "server_error_html": 502, "success_false": 200}
+DEFAULT_STATUS = {"rate_limited": 429, "server_error_json": 500, "server_error_html": 502, "success_false": 200,
+                  "echo_request": 400}
 DEFAULT_DELAY = {"delay": 1.0, "delay_after_persist": 1.0}
 PSK_GENERATE_PATH = re.compile(r"/psk_generate$")
 

@@ -222,3 +222,24 @@ def test_a_forced_psk_never_shows_in_a_fault_repr_or_the_queue(emu):
 def test_edge_psk_of_an_unknown_tunnel_is_a_key_error(emu):
     with pytest.raises(KeyError):
         emu.edge_psk("0" * 32)
+
+
+def test_echo_request_quotes_the_credentials_and_body_and_persists_nothing(emu, writer, gen_path, tunnel):
+    emu.push_fault(Fault("echo_request", match_path="psk_generate"))
+    token = emu.token("magic_wan_write")
+    answer = writer.post(gen_path, json={"marker": "body-marker-7"})
+    assert answer.status_code == 400 and answer.json()["success"] is False and answer.json()["result"] is None
+    for quoted in (answer.json()["errors"][0]["message"], answer.json()["messages"][0]["message"]):
+        assert f"Bearer {token}" in quoted and "body-marker-7" in quoted
+    assert emu.edge_psk(tunnel) is None
+    assert [r.fault for r in emu.requests] == ["echo_request"]
+
+
+def test_echo_request_quotes_the_global_api_key(emu, account_id):
+    from emulator_client import ApiClient
+
+    user = emu.user("global_key")
+    emu.push_fault(Fault("echo_request"))
+    with ApiClient(emu, email=user["email"], key=user["api_key"]) as client:
+        answer = client.get(f"/accounts/{account_id}/magic/ipsec_tunnels")
+    assert answer.status_code == 400 and user["api_key"] in answer.json()["errors"][0]["message"]

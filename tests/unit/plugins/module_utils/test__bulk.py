@@ -92,22 +92,23 @@ def test_max_age_and_router_stamps_decide_per_tunnel(emulator):
 
 def test_user_keys_by_id_and_by_name(emulator):
     nyc, lon = ids(emulator, "tunnel_nyc_01", "tunnel_lon_01")
-    mine = {"tunnel_nyc_01": "vault-key-one", lon: "vault-key-two"}
+    mine = {"tunnel_nyc_01": "vault-key-one-0123456789", lon: "vault-key-two-0123456789"}
     result = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_names=["tunnel_nyc_01", "tunnel_lon_01"],
                                         psks=mine), {})
-    assert emulator.edge_psk(nyc) == "vault-key-one" and emulator.edge_psk(lon) == "vault-key-two"
+    assert emulator.edge_psk(nyc) == "vault-key-one-0123456789" and emulator.edge_psk(lon) == "vault-key-two-0123456789"
     assert same_keys(result, emulator)
 
 
 def test_partial_refusal_keeps_the_applied_keys_and_warns(emulator):
-    nyc, lon = ids(emulator, "tunnel_nyc_01", "tunnel_lon_01")
-    unknown = "f" * 32
-    result = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=[nyc, unknown, lon]), {})
-    assert "failed" not in result and sorted(result["rotated"]) == sorted([nyc, lon])
-    assert list(result["unapplied"]) == [unknown] and "not found" in result["unapplied"][unknown]
-    assert same_keys(result, emulator) and unknown in result["warnings"][0]
-    failing = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=[nyc, unknown], fail_on_unapplied=True), {})
-    assert failing["failed"] is True and unknown in failing["msg"] and list(failing["rotated"]) == [nyc]
+    nyc, lon, fra = ids(emulator, "tunnel_nyc_01", "tunnel_lon_01", "tunnel_fra_01")
+    refused = {lon: "k" * 300}  # the emulator refuses a key longer than 255 characters, naming the tunnel only
+    result = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=[nyc, lon, fra], psks=refused), {})
+    assert "failed" not in result and sorted(result["rotated"]) == sorted([nyc, fra])
+    assert list(result["unapplied"]) == [lon] and emulator.edge_psk(lon) is None
+    assert same_keys(result, emulator) and lon in result["warnings"][0]
+    failing = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=[nyc, lon], psks=refused, fail_on_unapplied=True),
+                                  {})
+    assert failing["failed"] is True and lon in failing["msg"] and list(failing["rotated"]) == [nyc]
     assert same_keys(failing, emulator)
 
 
@@ -148,7 +149,7 @@ def test_a_failed_batch_keeps_earlier_keys_in_the_failed_result(emulator):
     ({"ipsec_tunnel_ids": ["a" * 32, "A" * 32]}, "ipsec_tunnel_ids"),
     ({"ipsec_tunnel_names": ["ok", " "]}, "ipsec_tunnel_names[1]"),
     ({"ipsec_tunnel_ids": ["a" * 32], "psks": {"a" * 32: " spaced"}}, "psks[" + "a" * 32 + "]"),
-    ({"ipsec_tunnel_ids": ["a" * 32], "psks": {"b" * 32: "fine"}}, "psks"),
+    ({"ipsec_tunnel_ids": ["a" * 32], "psks": {"b" * 32: "fine-key-0123456789"}}, "psks"),
     ({"ipsec_tunnel_ids": ["a" * 32], "router_psk_generated_on": {"a" * 32: "yesterday"}},
      "router_psk_generated_on[" + "a" * 32 + "]"),
     ({"ipsec_tunnel_ids": ["a" * 32], "batch_size": 0}, "batch_size"),
@@ -164,7 +165,7 @@ def test_bad_input_is_refused_before_any_request(emulator, options, option):
 
 def test_stray_key_by_name_is_refused_before_any_post(emulator):
     nyc = ids(emulator, "tunnel_nyc_01")[0]
-    result = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=[nyc], psks={"tunnel_lon_01": "vault-key-x"}), {})
+    result = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=[nyc], psks={"tunnel_lon_01": "vault-key-x-0123456789"}), {})
     assert result["failed"] is True and result["msg"].startswith("psks: names tunnel_lon_01")
     assert posts(emulator) == []
 
@@ -242,3 +243,56 @@ def test_ipsec_psk_key_refused_by_cloudflare_fails_clearly(emulator):
     assert result["failed"] is True and "did not apply the key given in psk" in result["msg"]
     assert "was not changed" in result["msg"] and result["msg"].count(too_long) == 0
     assert emulator.edge_psk(lon) is None
+
+
+def test_the_same_tunnel_by_name_and_by_id_is_refused_before_any_post(emulator):
+    nyc = ids(emulator, "tunnel_nyc_01")[0]
+    for option, mapping in (("psks", {"tunnel_nyc_01": "vault-key-one-0123456789", nyc: "vault-key-two-0123456789"}),
+                            ("router_psk_generated_on", {"tunnel_nyc_01": "", nyc: ""})):
+        result = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_names=["tunnel_nyc_01"], **{option: mapping}), {})
+        assert result["failed"] is True and result["msg"].startswith(f"{option}: names tunnel {nyc} twice")
+        assert "0123456789" not in result["msg"]
+    assert posts(emulator) == [] and emulator.edge_psk(nyc) is None
+
+
+def test_the_same_id_in_two_cases_is_refused_before_any_request(emulator):
+    nyc = ids(emulator, "tunnel_nyc_01")[0]
+    result = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=[nyc], router_psk_generated_on={nyc: "",
+                                                                                                   nyc.upper(): ""}), {})
+    assert result["failed"] is True and result["msg"].startswith("router_psk_generated_on: names tunnel")
+    assert emulator.requests == []
+
+
+def test_an_unknown_id_is_refused_before_any_post(emulator):
+    nyc = ids(emulator, "tunnel_nyc_01")[0]
+    unknown = "f" * 32
+    result = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=[nyc, unknown]), {})
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"].startswith(f"ipsec_tunnel_ids: {unknown} is not among the account's")
+    assert posts(emulator) == [] and emulator.edge_psk(nyc) is None
+
+
+def test_an_answer_quoting_the_request_repeats_no_key_and_no_token(emulator):
+    wanted = ids(emulator, "tunnel_nyc_01", "tunnel_lon_01")
+    own = "vault-key-one-0123456789"
+    emulator.push_fault(Fault("echo_request", times=None, match_path="/ipsec_tunnels/psk"))
+    result = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=wanted, psks={wanted[0]: own}), {})
+    sent = [e["psk"] for r in posts(emulator) for e in json.loads(r.body)["psks"]]
+    assert result["failed"] is True and result["status"] == 400 and len(sent) == 2 and own in sent
+    hits = sum(repr(result).count(s) for s in [*sent, emulator.token("magic_wan_write")])
+    masked = "Bearer ********" in result["cloudflare_errors"][0]["message"]
+    assert hits == 0 and masked
+
+
+def test_a_batch_failure_after_an_applied_batch_still_hands_on_the_applied_keys(emulator):
+    wanted = ids(emulator, "tunnel_nyc_01", "tunnel_lon_01")
+    # The first batch is applied (a zero delay lets it through), the second one's answer quotes its body.
+    emulator.push_fault(Fault("delay", times=1, delay=0.0, match_path="/ipsec_tunnels/psk"))
+    emulator.push_fault(Fault("echo_request", times=None, match_path="/ipsec_tunnels/psk"))
+    result = _bulk.run_bulk_task(params(emulator, ipsec_tunnel_ids=wanted, batch_size=1), {})
+    assert result["failed"] is True and list(result["rotated"]) == [wanted[0]]
+    assert same_keys(result, emulator)
+    rest = {k: v for k, v in result.items() if k != "rotated"}
+    second = [e["psk"] for e in json.loads(posts(emulator)[1].body)["psks"]]
+    hits = sum(repr(rest).count(s) for s in second + [emulator.token("magic_wan_write")])
+    assert hits == 0

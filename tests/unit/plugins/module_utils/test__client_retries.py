@@ -100,3 +100,23 @@ def test_each_answer_s_headers_are_read_once_and_handed_to_the_pacing(headers, e
     (info, status), = pacing.observed
     assert answer == {} and pacing.before == 1 and status == 200
     assert (info.remaining, info.reset, info.quota, info.retry_after) == expected
+
+
+def test_a_header_that_cannot_be_encoded_fails_at_once_without_saying_the_key_may_have_changed():
+    # http.client encodes the head in latin-1 before anything is sent; the options refuse such a
+    # credential first, and this is the client's own guard behind them.
+    unsendable = UnicodeEncodeError("latin-1", "Bearer tok\u20ac", 10, 11, "ordinal not in range(256)")
+    error, session, clock, _pacing = call(unsendable, unsendable, retries=4)
+    assert isinstance(error, TransportError) and not isinstance(error, KeyStateUnknown)
+    assert len(session.sent) == 1 and clock.slept == []
+    assert "may have" not in str(error) and KEY_UNCHANGED in str(error) and "\u20ac" not in str(error)
+    assert "nothing reached Cloudflare" in str(error)
+
+
+def test_a_name_that_does_not_resolve_never_reached_cloudflare_so_the_key_is_unchanged():
+    unresolved = requests.exceptions.ConnectionError(
+        "HTTPSConnectionPool(host='api.example.test', port=443): Max retries exceeded (Caused by "
+        "NameResolutionError(\"Failed to resolve 'api.example.test' ([Errno -2] Name or service not known)\"))")
+    error, session, _clock, _pacing = call(unresolved, unresolved, retries=1)
+    assert isinstance(error, TransportError) and not isinstance(error, KeyStateUnknown)
+    assert "may have" not in str(error) and str(error).endswith(KEY_UNCHANGED) and len(session.sent) == 2

@@ -52,3 +52,29 @@ def test_bucket_is_stable_and_not_the_secret():
     a = resolve_credentials({"api_token": TOKEN}, {}).bucket
     assert a == resolve_credentials({"api_token": TOKEN}, {}).bucket
     assert TOKEN not in a and len(a) == 24
+
+
+@pytest.mark.parametrize("params, environ, option", [
+    ({"api_token": "tok€" + "e" * 36}, {}, "api_token"),
+    ({"api_token": "tok\u00e9" + "e" * 36}, {}, "api_token"),  # latin-1 would encode, but no credential holds it
+    ({"api_email": "ops@exämple.com", "api_key": KEY}, {}, "api_email"),
+    ({"api_email": EMAIL, "api_key": "k€" + "k" * 35}, {}, "api_key"),
+    ({}, {"CLOUDFLARE_API_TOKEN": "tok€" + "e" * 36}, "CLOUDFLARE_API_TOKEN"),
+])
+def test_a_credential_that_no_http_header_can_carry_is_refused_saying_nothing_was_sent(params, environ, option):
+    with pytest.raises(OptionError) as caught:
+        resolve_credentials(params, environ)
+    said = str(caught.value)
+    assert said.startswith(f"{option}: ") and "nothing was sent" in said and "€" not in said
+
+
+@pytest.mark.parametrize("params, option", [({"api_token": "en"}, "api_token"),
+                                            ({"api_email": EMAIL, "api_key": "k" * 15}, "api_key")])
+def test_a_credential_shorter_than_any_cloudflare_issues_is_refused(params, option):
+    with pytest.raises(OptionError, match=f"^{option}: is shorter than 16 characters"):
+        resolve_credentials(params, {})
+
+
+def test_an_unused_short_value_in_the_environment_is_not_refused():
+    creds = resolve_credentials({"api_token": TOKEN}, {"CLOUDFLARE_API_TOKEN": "en"})
+    assert creds.api_token == TOKEN

@@ -120,3 +120,29 @@ def test_the_pacing_is_made_from_the_validated_connection_only():
 
 def test_max_age_is_read_as_a_duration():
     assert request(max_age="12h").max_age == timedelta(hours=12)
+
+
+def test_no_field_of_a_failed_result_repeats_the_token_or_the_own_key():
+    from ansible_collections.cloudflare.magic.plugins.module_utils._errors import ApiError
+    from ansible_collections.cloudflare.magic.plugins.module_utils._options import IPSEC_PSK_SPEC
+    from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import failures_as_result
+
+    quoted = f"Authorization: Bearer {TOKEN}; body: {{\"psks\": [{{\"psk\": \"{OWN_KEY}\"}}]}}"
+    params = dict(DEFAULTS, account_id=ACCOUNT, api_token=TOKEN, ipsec_tunnel_id=TUNNEL, psk=OWN_KEY)
+
+    def answer_quoting_the_request():
+        raise ApiError(400, [{"code": 1004, "message": quoted}], "bad request")
+
+    failed = failures_as_result(IPSEC_PSK_SPEC, params, {}, answer_quoting_the_request, "unknown")
+    assert failed["failed"] is True and failed["status"] == 400 and failed["cloudflare_errors"][0]["code"] == 1004
+    hits = repr(failed).count(TOKEN) + repr(failed).count(OWN_KEY)  # a count, so a failure prints no secret
+    masked = "Authorization: Bearer ********" in failed["cloudflare_errors"][0]["message"]
+    assert hits == 0 and masked
+
+
+@pytest.mark.parametrize("psk", ["ab", "en", "x" * 15])
+def test_a_short_own_key_is_refused_before_any_request(psk):
+    result = run_task(dict(DEFAULTS, account_id=ACCOUNT, api_token=TOKEN, ipsec_tunnel_id=TUNNEL, psk=psk,
+                           api_base_url="http://127.0.0.1:9"), {})
+    assert result["failed"] is True and result["msg"].startswith("psk: is shorter than 16 characters")
+    assert "********" not in result["msg"]

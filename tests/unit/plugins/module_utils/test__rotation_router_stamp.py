@@ -100,3 +100,37 @@ def test_a_value_that_is_not_a_timestamp_is_refused_before_any_request(value):
         RotationRequest(params(router_psk_generated_on=value), ENVIRON)
     result = run_task(params(router_psk_generated_on=value, api_base_url="http://127.0.0.1:9"), ENVIRON)
     assert result["failed"] is True and result["msg"].startswith("router_psk_generated_on: ")
+
+
+def test_a_refusal_says_to_quote_the_value():
+    with pytest.raises(OptionError, match="in quotes"):
+        RotationRequest(params(router_psk_generated_on="2026-11-20"), ENVIRON)
+
+
+# What YAML and Ansible make of an unquoted stamp: a datetime (microseconds only), or its text with a space.
+IN_FORCE_AS_YAML_READS_IT = datetime(2026, 11, 20, 10, 48, 15, 953887, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("stamp", [IN_FORCE_AS_YAML_READS_IT, str(IN_FORCE_AS_YAML_READS_IT),
+                                   "2026-11-20 10:48:15.953887+00:00", "2026-11-20t10:48:15.953887008z",
+                                   "2026-11-20 10:48:15.953887008Z"])
+def test_an_unquoted_or_lower_case_stamp_of_the_key_in_force_is_fresh(stamp):
+    result, client = rotate(max_age="90d", router_psk_generated_on=stamp)
+    assert (result["rotation_reason"], client.posts()) == ("fresh", 0)
+
+
+@pytest.mark.parametrize("stamp", [datetime(2026, 11, 20, 10, 48, 15, 953886, tzinfo=timezone.utc),
+                                   "2026-11-20 10:48:15.953888+00:00", "2026-11-20 10:48:15+00:00"])
+def test_an_unquoted_stamp_of_another_microsecond_is_stale(stamp):
+    result, client = rotate(max_age="90d", router_psk_generated_on=stamp)
+    assert (result["rotation_reason"], client.posts()) == ("router_stale", 1)
+
+
+def test_a_quoted_stamp_keeps_its_nanoseconds():
+    result, _client = rotate(max_age="90d", router_psk_generated_on="2026-11-20T10:48:15.953887000Z")
+    assert result["rotation_reason"] == "router_stale"
+
+
+def test_a_datetime_without_offset_is_refused_saying_to_quote_it():
+    with pytest.raises(OptionError, match="no UTC offset.*in quotes"):
+        RotationRequest(dict(params(), router_psk_generated_on=datetime(2026, 11, 20, 10, 48, 15)), ENVIRON)

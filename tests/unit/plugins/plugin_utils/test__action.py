@@ -83,3 +83,22 @@ def test_invalid_options_fail_without_running_and_without_the_secret(action_clas
                                args={"api_token": TOKEN, "no_such_option": 1})
     assert result["failed"] and "no_such_option" in result["msg"] and result["msg"].count(TOKEN) == 0
     assert made == [] and action._task.no_log is False
+
+
+@pytest.mark.parametrize("psk", [["FromVaultAsList-777-0123"], {"key": "FromVaultAsDict-777-0123"}])
+def test_a_psk_given_as_a_list_or_a_mapping_is_refused_before_anything_runs(psk, monkeypatch):
+    args = {"account_id": ACCOUNT, "api_token": TOKEN, "ipsec_tunnel_id": TUNNEL, "psk": psk}
+    result, action, made = run(PskAction, {"changed": True, "psk": "never"}, monkeypatch, args=args)
+    assert result["failed"] is True and result["msg"].startswith("Invalid options for cloudflare.magic.ipsec_psk: psk:")
+    assert "nothing was sent" in result["msg"] and "FromVault" not in result["msg"]
+    assert made == [] and "psk" not in result
+
+
+def test_a_bulk_psks_value_given_as_a_list_is_refused_too(monkeypatch):
+    from ansible_collections.cloudflare.magic.plugins.module_utils._bulk import BulkRequest, IPSEC_PSK_BULK_SPEC
+    from ansible_collections.cloudflare.magic.plugins.module_utils._errors import OptionError
+
+    params = {name: spec.get("default") for name, spec in IPSEC_PSK_BULK_SPEC.items()}
+    params.update(account_id=ACCOUNT, api_token=TOKEN, ipsec_tunnel_ids=[TUNNEL], psks={TUNNEL: ["k" * 20]})
+    with pytest.raises(OptionError, match=r"^psks\[b+\]: must be a string, not a list; nothing was sent"):
+        BulkRequest(params, {})
