@@ -145,17 +145,18 @@ class StrongswanRouter:
         extra.update(more)
         return extra
 
-    def command(self, reachable=True, **extra_vars):
-        return [str(BIN / "ansible-playbook"), "-i", str(self.inventory(reachable)), str(EXAMPLE),
+    def command(self, reachable=True, playbook=EXAMPLE, args=(), **extra_vars):
+        return [str(BIN / "ansible-playbook"), "-i", str(self.inventory(reachable)), str(playbook), *args,
                 "-e", yaml.safe_dump(self.extra_vars(**extra_vars), default_flow_style=True).strip()]
 
-    def run(self, what, reachable=True, **extra_vars):
+    def run(self, what, reachable=True, playbook=EXAMPLE, args=(), **extra_vars):
+        """Run ``playbook`` (the example unless told) once; ``args`` go to ansible-playbook (--check, -vvv)."""
         before = self._posts()
         log_path = self.workdir / "ansible.log"
         log_path.unlink(missing_ok=True)
         env = self.runner.environment(ANSIBLE_LOG_PATH=str(log_path), ANSIBLE_HOST_KEY_CHECKING="False")
-        done = subprocess.run(self.command(reachable, **extra_vars), cwd=self.runner.workdir, env=env,
-                              capture_output=True, text=True, timeout=300, check=False)
+        done = subprocess.run(self.command(reachable, playbook, args, **extra_vars), cwd=self.runner.workdir,
+                              env=env, capture_output=True, text=True, timeout=300, check=False)
         return self._record(what, done.returncode, done.stdout, done.stderr, log_path, before)
 
     def start(self, what, **extra_vars):
