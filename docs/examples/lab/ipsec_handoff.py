@@ -132,7 +132,9 @@ class Handoff:
     def router_stamp(self):
         """The stamp the router's configuration records next to its key (``# cloudflare.magic psk <stamp>``)."""
         config = self.lab.router.conf_dir / f"cloudflare-{self.tunnel['name']}.conf"
-        match = re.search(r"^# cloudflare\.magic psk (.*)$", config.read_text(), re.MULTILINE) if config.exists() else None
+        if not config.exists():
+            return None
+        match = re.search(r"^# cloudflare\.magic psk (.*)$", config.read_text(), re.MULTILINE)
         return match.group(1).strip() if match else None
 
     def edge_stamp(self):
