@@ -46,7 +46,7 @@ def all_requests(router):
 
 
 def test_handoff_then_nothing_to_do(router):
-    first = role_run(router, "first hand-off", args=["-vvv"])
+    first = role_run(router, "first hand-off", args=["-vvv", "--diff"])
     assert first.returncode == 0, first.run.stdout[-3000:]
     assert first.posts == 1
     assert router.holds_key_in_force() and router.stamp_is_edge_stamp()
@@ -54,7 +54,7 @@ def test_handoff_then_nothing_to_do(router):
     assert router.loaded_identity() == router.emulator.ipsec_id(router.tunnel["id"])
     second = role_run(router, "second run")
     assert (second.returncode, second.posts, second.recap_changed) == (0, 0, 0), second.run.stdout[-3000:]
-    assert router.key_leaks() == 0, "a key appeared in ansible-playbook's output or log (-vvv included)"
+    assert router.key_leaks() == 0, "a key appeared in ansible-playbook's output or log (-vvv --diff included)"
 
 
 @pytest.mark.parametrize("stamp_line", ["", "# cloudflare.magic psk 2020-01-01T00:00:00.000000Z",
