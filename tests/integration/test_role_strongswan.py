@@ -7,6 +7,7 @@ emulator's request record. Keys are compared, never printed; every run's stdout 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import pytest
@@ -52,6 +53,10 @@ def test_handoff_then_nothing_to_do(router):
     assert router.holds_key_in_force() and router.stamp_is_edge_stamp()
     assert router.config.stat().st_mode & 0o777 == 0o600
     assert router.loaded_identity() == router.emulator.ipsec_id(router.tunnel["id"])
+    # The router's side of the inside /31 is the other address of Cloudflare's interface_address.
+    cloudflare_side = ipaddress.ip_interface(router.tunnel["interface_address"])
+    router_side = next(a for a in cloudflare_side.network if a != cloudflare_side.ip)
+    assert f"this router is {router_side}/31." in router.config.read_text()
     second = role_run(router, "second run")
     assert (second.returncode, second.posts, second.recap_changed) == (0, 0, 0), second.run.stdout[-3000:]
     assert router.key_leaks() == 0, "a key appeared in ansible-playbook's output or log (-vvv --diff included)"
