@@ -154,7 +154,7 @@ EXAMPLES = r"""
     ipsec_tunnel_name: tunnel_nyc_01
     max_age: 90d
     # "unverified" (a failed hand-off) or no stamp: an empty string, so the key is rotated and handed on
-    router_psk_generated_on: "{{ router_stamp.stdout | trim if router_stamp.stdout | trim is match('[0-9]{4}-') else '' }}"
+    router_psk_generated_on: "{{ router_stamp.stdout | trim if router_stamp.stdout is match('[0-9]{4}-') else '' }}"
   register: rotation
 
 - name: Check that a rotation would succeed, without rotating (also what --check does)
