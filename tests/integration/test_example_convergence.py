@@ -38,7 +38,7 @@ def converged(router, rerun, third, case):
     POSTS_TABLE[(router.form, case)] = [r.posts for r in router.runs]
     assert rerun.returncode == 0, rerun.run.stdout[-3000:]
     assert rerun.posts == 1
-    assert router.holds_key_in_force(), f"the router lacks the key in force after the rerun:\n{rerun.run.stdout[-6000:]}"
+    assert router.holds_key_in_force(), f"no key in force on the router after the rerun:\n{rerun.run.stdout[-6000:]}"
     assert router.stamp_is_edge_stamp(), f"stamp {router.stamp()!r} is not the edge's last_generated_on"
     assert router.loaded_identity() == router.emulator.ipsec_id(router.tunnel["id"])
     assert third.returncode == 0, third.run.stdout[-3000:]
