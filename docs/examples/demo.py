@@ -97,9 +97,8 @@ def main():
         print("key:               hidden (it appears in no output and no log)")
         print(f"router config:     {config.relative_to(ROOT)} (mode {oct(config.stat().st_mode & 0o777)})")
         print(f"config key == key in force at Cloudflare: {'yes' if in_force else 'NO'}")
-        stamp_file = OUT / "router" / f"cloudflare-{TUNNEL_NAME}.stamp"
-        stamp = stamp_file.read_text().strip() if stamp_file.exists() else None
-        print(f"router stamp:      {stamp_file.relative_to(ROOT)} == last_generated_on: "
+        stamp = config_stamp(config)
+        print(f"router stamp:      '# cloudflare.magic psk ...' in {config.name} == last_generated_on: "
               f"{'yes' if stamp == edge['last_generated_on'] else 'NO'}")
         if not in_force or stamp != edge["last_generated_on"]:
             return 1
@@ -113,6 +112,14 @@ def main():
     finally:
         emulator.stop()
         print("\nemulator stopped")
+
+
+def config_stamp(config):
+    """The stamp recorded next to the key: the ``# cloudflare.magic psk <last_generated_on>`` line."""
+    for line in config.read_text().splitlines() if config.exists() else ():
+        if line.startswith("# cloudflare.magic psk "):
+            return line[len("# cloudflare.magic psk "):].strip()
+    return None
 
 
 if __name__ == "__main__":

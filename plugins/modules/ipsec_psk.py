@@ -72,7 +72,9 @@ options:
         message says to quote it.
       - With it the router's task runs on every run that leaves the router behind, so a failed hand-off
         (unreachable router, failed task, killed run, restored backup) is repaired by the next run. Record
-        the stamp on the router only after it has loaded the key; the stamp holds no secret.
+        the stamp in the same file or configuration object as the key, in the same write, so that a late
+        write by an overlapping run brings its own stamp; mark it unverified when loading the key fails.
+        The role C(cloudflare.magic.tunnel_psk) does this.
       - Costs one look-up request before the rotation when the tunnel is given by id.
     type: str
   psk:
@@ -147,17 +149,22 @@ EXAMPLES = r"""
     max_age: 90d
   register: rotation
 
-- name: Read the stamp the router recorded with its key (it holds no secret)
-  ansible.builtin.slurp:
-    src: /etc/swanctl/conf.d/cloudflare-tunnel_nyc_01.stamp
+# The router records the stamp in the same file as its key (the role cloudflare.magic.tunnel_psk
+# writes "# cloudflare.magic psk <last_generated_on>"); only that line is read, never the key.
+- name: Read the stamp the router recorded next to its key
+  ansible.builtin.command:
+    argv: [sed, -n, 's/^# cloudflare\.magic psk \(.*\)$/\1/p', /etc/swanctl/conf.d/cloudflare-tunnel_nyc_01.conf]
   register: router_stamp
+  changed_when: false
   failed_when: false
+  check_mode: false
 
 - name: Rotate when the key is older than 90 days, or at once when the router does not hold the key in force
   cloudflare.magic.ipsec_psk:
     ipsec_tunnel_name: tunnel_nyc_01
     max_age: 90d
-    router_psk_generated_on: "{{ (router_stamp.content | default('') | b64decode).strip() }}"
+    # "unverified" (a failed hand-off) or no stamp: an empty string, so the key is rotated and handed on
+    router_psk_generated_on: "{{ router_stamp.stdout | trim if router_stamp.stdout is match('[0-9]{4}-') else '' }}"
   register: rotation
 
 - name: Check that a rotation would succeed, without rotating (also what --check does)

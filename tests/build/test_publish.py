@@ -55,6 +55,9 @@ def test_tarball_leaves_out_development_files(tarball):
     listing = run("tar", "-tzf", tarball, cwd=tarball.parent).stdout.split()
     assert not [n for n in listing if n.startswith((".venv", "collections/", ".git/", "tests/output"))]
     assert "meta/runtime.yml" in listing and "plugins/modules/ipsec_psk.py" in listing
+    role = {"roles/tunnel_psk/meta/argument_specs.yml", "roles/tunnel_psk/tasks/main.yml",
+            "roles/tunnel_psk/templates/strongswan/swanctl.conf.j2", "roles/tunnel_psk/defaults/main/core.yml"}
+    assert role <= set(listing), sorted(role - set(listing))
     # `make demo` from the unpacked tarball: the demo, its lab, and the emulator it starts all ship.
     demo_needs = {"docs/examples/demo.py", "docs/examples/lab/ipsec_lab.py", "tests/emulator/cf_emulator/process.py"}
     assert demo_needs <= set(listing)
@@ -70,3 +73,4 @@ def test_galaxy_importer_accepts_the_tarball(tarball, tmp_path):
     result = json.loads(log[log.index("{"):log.rindex("}") + 1]) if "{" in log else {}
     contents = {(c["content_type"], c["name"]) for c in result.get("contents", [])}
     assert ("module", "ipsec_psk") in contents, log[-4000:]
+    assert ("role", "tunnel_psk") in contents, log[-4000:]

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from support.bulk import bulk_posts
+from support.ipsec_example_runs import config_stamp
 from support.playbooks import seed_account
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "rotate_fleet_bulk.yml"
@@ -34,10 +35,11 @@ def held_key(confdir, name):
 
 
 def converged(emulator, confdir, name, tid):
-    stamp = confdir / f"cloudflare-{name}.stamp"
+    """The router's file holds the key in force and, next to it, that key's stamp."""
     edge_stamp = emulator.tunnel(tid).get("psk_metadata", {}).get("last_generated_on")
-    return (held_key(confdir, name) == emulator.edge_psk(tid) and stamp.exists()
-            and stamp.read_text().strip() == edge_stamp and stamp.stat().st_mode & 0o777 == 0o644)
+    conf = confdir / f"cloudflare-{name}.conf"
+    return (held_key(confdir, name) == emulator.edge_psk(tid) and edge_stamp is not None
+            and config_stamp(conf) == edge_stamp)
 
 
 def test_one_bulk_request_then_each_router_its_key_and_stamp(playbooks, emulator, tmp_path):

@@ -9,6 +9,7 @@ from ansible.release import __version__ as ansible_core
 
 from reliability.callbacks import CALLBACKS
 from reliability.loops import TUNNELS, run_info_loop_cell, run_loop_cell
+from reliability.role_cells import run_role_cell
 from reliability.record import record
 
 
@@ -39,3 +40,17 @@ def test_info_loop_callbacks(callback, emulator, playbooks, tmp_path):
     complete = seen.keys_ok
     assert complete, "the registered loop does not hold one report per tunnel"
     assert emulator.generated_psks() == [], "a report generated a key"
+
+
+@pytest.mark.parametrize("callback", CALLBACKS, ids=[c.name for c in CALLBACKS])
+def test_role_callbacks(callback, emulator, playbooks, tmp_path):
+    """The tunnel_psk role's tasks (bulk rotation, each host's entry, the hand-off) under the same callbacks."""
+    seen = run_role_cell(callback, emulator, playbooks, tmp_path)
+    record("loops", core=ansible_core, callback=f"{callback.name} (tunnel_psk role)", keys_ok=seen.keys_ok,
+           hits=sum(seen.hits.values()), **seen.hits)
+    assert seen.returncode == 0, "the playbook failed"
+    assert seen.keys == TUNNELS, "the emulator did not answer with one key per tunnel"
+    assert seen.callback_saw_rotation, f"{callback.name} showed nothing of the role's rotation task"
+    leaking = {c: n for c, n in seen.hits.items() if n}
+    assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
+    assert seen.keys_ok, "a router file does not hold exactly its tunnel's edge key"

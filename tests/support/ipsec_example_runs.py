@@ -80,11 +80,13 @@ class StrongswanRouter:
         return self.conf_dir / f"cloudflare-{self.tunnel['name']}.conf"
 
     @property
-    def stamp_file(self):
+    def legacy_stamp_file(self):
+        """Where versions before the role kept the stamp, apart from the key."""
         return self.conf_dir / f"cloudflare-{self.tunnel['name']}.stamp"
 
     def stamp(self):
-        return self.stamp_file.read_text().strip() if self.stamp_file.exists() else None
+        """The stamp recorded in the router's configuration, next to its key (None when there is none)."""
+        return config_stamp(self.config)
 
     def loaded_key(self):
         """The key in what the router loaded (None when it loaded nothing)."""
@@ -143,18 +145,45 @@ class StrongswanRouter:
         extra.update(more)
         return extra
 
-    def command(self, reachable=True, **extra_vars):
-        return [str(BIN / "ansible-playbook"), "-i", str(self.inventory(reachable)), str(EXAMPLE),
+    def command(self, reachable=True, playbook=EXAMPLE, args=(), **extra_vars):
+        return [str(BIN / "ansible-playbook"), "-i", str(self.inventory(reachable)), str(playbook), *args,
                 "-e", yaml.safe_dump(self.extra_vars(**extra_vars), default_flow_style=True).strip()]
 
-    def run(self, what, reachable=True, **extra_vars):
+    def run(self, what, reachable=True, playbook=EXAMPLE, args=(), **extra_vars):
+        """Run ``playbook`` (the example unless told) once; ``args`` go to ansible-playbook (--check, -vvv)."""
         before = self._posts()
         log_path = self.workdir / "ansible.log"
         log_path.unlink(missing_ok=True)
         env = self.runner.environment(ANSIBLE_LOG_PATH=str(log_path), ANSIBLE_HOST_KEY_CHECKING="False")
-        done = subprocess.run(self.command(reachable, **extra_vars), cwd=self.runner.workdir, env=env,
-                              capture_output=True, text=True, timeout=300, check=False)
+        done = subprocess.run(self.command(reachable, playbook, args, **extra_vars), cwd=self.runner.workdir,
+                              env=env, capture_output=True, text=True, timeout=300, check=False)
         return self._record(what, done.returncode, done.stdout, done.stderr, log_path, before)
+
+    def start(self, what, **extra_vars):
+        """Start a run in the background (with its own log file); ``finish`` waits for it and records it."""
+        log_path = self.workdir / f"ansible-{len(self.runs)}-{what.replace(' ', '_')}.log"
+        env = self.runner.environment(ANSIBLE_LOG_PATH=str(log_path))
+        process = subprocess.Popen(self.command(True, **extra_vars), cwd=self.runner.workdir, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return {"what": what, "process": process, "log_path": log_path, "posts_before": self._posts()}
+
+    def finish(self, started, timeout=300):
+        stdout, stderr = started["process"].communicate(timeout=timeout)
+        return self._record(started["what"], started["process"].returncode, stdout, stderr, started["log_path"],
+                            started["posts_before"])
+
+    def edge_stamp(self):
+        """Cloudflare's psk_metadata.last_generated_on of the key in force."""
+        return self._edge_stamp()
+
+    def wait_for_new_edge_key(self, stamp_before, timeout=120):
+        """Block until the emulator has put a key newer than ``stamp_before`` in force; return its stamp."""
+        deadline = time.monotonic() + timeout
+        while self._edge_stamp() == stamp_before:
+            if time.monotonic() > deadline:
+                raise AssertionError("the emulator never put a new key in force")
+            time.sleep(0.05)
+        return self._edge_stamp()
 
     def run_killed_after_post(self, what, **extra_vars):
         """Run, and kill ansible-playbook once the emulator has put the new key in force, before it answers."""
@@ -200,6 +229,13 @@ class StrongswanRouter:
     def key_leaks(self):
         keys = self.emulator.generated_psks()
         return sum(r.run.hits(*keys) for r in self.runs)
+
+
+def config_stamp(path):
+    """The ``# cloudflare.magic psk <stamp>`` line of a router's swanctl file (None without file or line)."""
+    path = Path(path)
+    match = re.search(r"^# cloudflare\.magic psk (.*)$", path.read_text(), re.MULTILINE) if path.exists() else None
+    return match.group(1).strip() if match else None
 
 
 def _closed_port():
