@@ -121,7 +121,8 @@ def test_rotations_under_traffic_make_before_break_against_close_and_initiate(ha
         assert rotation.lost <= rotation.spi_drops, "make-before-break lost packets beyond the SA hand-over"
         assert rotation.longest_gap < 0.5, rotation
     assert closed.returncode == 0
-    assert closed.lost > 10 and closed.longest_gap > 0.5, closed  # the gap make-before-break removes
+    # The gap make-before-break removes (its length varies with the machine's load: 0.5 to 3.4 s seen).
+    assert closed.lost > 10 and closed.longest_gap > max(r.longest_gap for r in switched), closed
     assert handoff.router_stamp() == handoff.edge_stamp() and handoff.router_holds_key_in_force()
     assert handoff.lab.wait_for_child(handoff.lab.router, handoff.evidence.ike_name, CHILD_NAME, timeout=1)
     assert handoff.key_leaks() == 0, "a key appeared in ansible-playbook's output or log"
