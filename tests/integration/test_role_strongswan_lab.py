@@ -12,28 +12,16 @@ import time
 
 import pytest
 
-from cf_emulator import Emulator
 from cf_emulator.state import new_psk
-from lab.ipsec_handoff import Handoff, lab_seed
-from lab.ipsec_lab import IpsecLab, missing_requirements
-from support.playbooks import PlaybookRunner
+from support.ike_lab import lab_handoff
 
 pytestmark = pytest.mark.e2e
-
-_MISSING = missing_requirements()
 
 
 @pytest.fixture
 def handoff(tmp_path):
-    if _MISSING:
-        pytest.skip(f"IKE end-to-end test: {_MISSING}")
-    with IpsecLab(tmp_path / "lab") as lab:
-        emulator = Emulator(seed=lab_seed(lab), tls=True, state_dir=str(tmp_path / "emulator"),
-                            psk_generate_ipsec_id=False).start()
-        try:
-            yield Handoff(lab, emulator, PlaybookRunner(tmp_path / "run", emulator))
-        finally:
-            emulator.stop()
+    with lab_handoff(tmp_path, psk_generate_ipsec_id=False) as handoff:
+        yield handoff
 
 
 def test_handoff_brings_the_ike_sa_up_and_a_second_run_does_nothing(handoff):
@@ -53,7 +41,7 @@ def test_verification_fails_the_run_whose_key_is_not_in_force_and_the_next_run_r
                                handoff.ipsec_id, new_psk())  # the edge moved on to a key no run handed on
     time.sleep(1.1)
     failed = handoff.run_example("rotation whose key the edge does not hold", load=True, expect_success=False,
-                                  psk_max_age="1s", tunnel_psk_verify_timeout=9)
+                                 psk_max_age="1s", tunnel_psk_verify_timeout=9)
     assert failed.returncode != 0 and failed.posts == 1
     assert "failed at 'Fail, no IKE SA of the new key carries the CHILD_SA'" in failed.stdout, failed.stdout[-3000:]
     assert "marked unverified" in failed.stdout
