@@ -29,7 +29,8 @@ def inventory(path, routers, confdirs):
 
 def write_stamp(confdir, name, stamp):
     confdir.mkdir(parents=True, exist_ok=True)
-    (confdir / f"cloudflare-{name}.stamp").write_text(stamp + "\n")
+    # As the role records it: the stamp line in the file that holds the key (no key needed for the report).
+    (confdir / f"cloudflare-{name}.conf").write_text(f"# cloudflare.magic psk {stamp}\n")
 
 
 def edge_stamp(tunnel):

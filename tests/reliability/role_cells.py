@@ -56,4 +56,4 @@ def run_role_cell(callback, emulator, playbooks, workdir, verbosity=3):
     return LoopOutcome(returncode=run.returncode, keys=len(emulator.generated_psks()),
                        hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
                              "callback files": sum(count(t) for t in files.values())},
-                       files=len(files), callback_saw_rotation=saw, keys_ok=keys_ok)
+                       files=len(files), callback_saw_rotation=saw, echo_failed=False, keys_ok=keys_ok)
