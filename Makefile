@@ -50,14 +50,18 @@ COMPAT_FULL_LINES ?= 2.16 2.19
 COMPAT_TESTS ?= tests/unit/plugins tests/integration tests/awx
 # Left out on the older lines, to keep CI short: the matrices whose outcome depends on the collection's own
 # code only (faults, pacing and its state, concurrency, proxies, deadlines, request counts, the rotation
-# decision of the convergence runs and of overlapping role runs, the report's templates), not on ansible-core,
-# and the network platforms' runs against the device simulators (minutes each; the role's strongSwan runs and
-# its loop x callback cells still cover the role on those lines). The emulator's own tests are not in COMPAT_TESTS.
+# decision of the convergence runs, the role's runs and the report's), not on ansible-core, and the network
+# platforms' runs against the device simulators (minutes each). The role's loop x callback cells still run it
+# end to end (bulk rotation, hand-off, no_log) on every line. The emulator's own tests are not in COMPAT_TESTS.
 COMPAT_IGNORE ?= tests/integration/test_faults.py tests/integration/test_pacing.py tests/integration/test_concurrency.py \
   tests/integration/test_pacing_forks.py tests/integration/test_pacing_state.py tests/integration/test_client_bounds.py \
   tests/integration/test_proxy.py tests/integration/test_request_budget.py tests/integration/test_example_convergence.py \
   tests/integration/test_role_interleaving.py tests/integration/test_example_psk_age_report.py \
-  tests/integration/test_role_vyos.py tests/integration/test_role_ios_xe.py tests/integration/test_device_simulators.py
+  tests/integration/test_role_vyos.py tests/integration/test_role_ios_xe.py tests/integration/test_device_simulators.py \
+  tests/integration/test_role_strongswan.py tests/integration/test_role_bulk.py tests/integration/test_tunnel_info.py
+# Deselected on the older lines: ipsec_tunnel_info's loop cells and leak rows (its result never holds a key or
+# an MD5 key, so what a core prints of it cannot differ; the primary core runs them).
+COMPAT_DESELECT ?= not test_info_loop_callbacks and not (test_leaks and info)
 
 .venv-%/.installed: tests/requirements-compat.txt tests/constraints-%.txt requirements.txt
 	@python_bin="$$(tests/tools/find-python $(or $(COMPAT_PYVERSION_$*),$(COMPAT_PYVERSION)))" && "$$python_bin" -m venv .venv-$*
@@ -69,7 +73,7 @@ compat: $(foreach line,$(COMPAT_LINES),.venv-$(line)/.installed)
 	  tests="$(LOOP_MATRIX)" && what="the loop x callback leak matrix"; \
 	  case " $(COMPAT_FULL_LINES) " in *" $$line "*) tests="$(COMPAT_TESTS)" && what="unit, integration and AWX tests";; esac; \
 	  echo "== $$what on ansible-core $$(.venv-$$line/bin/python -c 'from ansible.release import __version__ as v; print(v)')"; \
-	  .venv-$$line/bin/python -m pytest $$tests $(addprefix --ignore=,$(COMPAT_IGNORE)) -m "not e2e" -n 2 -q -p no:cacheprovider || exit 1; \
+	  .venv-$$line/bin/python -m pytest $$tests $(addprefix --ignore=,$(COMPAT_IGNORE)) -m "not e2e" -k "$(COMPAT_DESELECT)" -n 2 -q -p no:cacheprovider || exit 1; \
 	done
 
 # ansible-test sanity, offline (see tests/tools/sanity), with the primary ansible-core. `make sanity-compat`
