@@ -1,0 +1,196 @@
+"""The tunnel_psk role on VyOS, end to end: ansible-playbook -> network_cli (paramiko) -> vyos.vyos's terminal,
+cliconf, vyos_command and vyos_config -> an SSH server playing a VyOS 1.4 router (tests/devices/vyos.py), with
+the key rotated at the emulator. The router's IKE SA comes up only when its secret is the emulator's key in force."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from support.network_role import DEVICE_PASSWORD, DEVICE_USER, NetworkRoleRunner, posts, recap
+
+pytest.importorskip("paramiko")
+
+from sshcli import SshDeviceServer  # noqa: E402  (tests/devices, put on sys.path by support.network_role)
+from vyos import VyosDevice  # noqa: E402
+
+TUNNEL = "tunnel_nyc_01"
+PEER = f"vpn ipsec site-to-site peer CF_{TUNNEL}"
+PSK_ENTRY = f"vpn ipsec authentication psk CF_{TUNNEL}"
+
+
+@pytest.fixture
+def tunnel(emulator):
+    return next(t for t in emulator.tunnels() if t["name"] == TUNNEL)
+
+
+@pytest.fixture
+def device(emulator, tunnel):
+    """A VyOS router whose far end is the emulator: its SA is up only with the key in force there."""
+    return VyosDevice("vyos-nyc", edge_key=lambda remote: emulator.edge_psk(tunnel["id"])
+                      if remote == tunnel["cloudflare_endpoint"] else None)
+
+
+@pytest.fixture
+def server(device):
+    with SshDeviceServer(lambda: device, DEVICE_USER, DEVICE_PASSWORD) as running:
+        yield running
+
+
+@pytest.fixture
+def runner(tmp_path, emulator, server):
+    try:
+        return NetworkRoleRunner(tmp_path / "run", emulator, server)
+    except subprocess.CalledProcessError as error:
+        pytest.skip(f"could not get the pinned ansible package for vyos.vyos: {error}")
+
+
+def _leaf(device, path):
+    """The value ``show configuration commands`` prints for ``path`` (quotes removed), or None."""
+    for line in device.config_lines("running"):
+        if line.startswith(f"set {path} "):
+            return line[len(f"set {path} "):].strip("'")
+    return None
+
+
+def _stamp(emulator, tunnel):
+    return emulator.tunnel(tunnel["id"])["psk_metadata"]["last_generated_on"]
+
+
+def _secrets(emulator, *more):
+    return [*emulator.generated_psks(), DEVICE_PASSWORD, *more]
+
+
+def test_hand_off_commits_the_key_in_force_with_its_stamp_and_the_guide_parameters(runner, emulator, tunnel, device):
+    run = runner.run_role()
+    assert run.returncode == 0, run.stdout[-4000:]
+    in_force = emulator.edge_psk(tunnel["id"])
+    assert _leaf(device, f"{PSK_ENTRY} secret") == in_force
+    assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
+    assert device.saved == device.running, "the configuration was committed but not saved"
+    assert device.commits == 1, "the key and its stamp travel in one commit"
+    # Cloudflare's VyOS guide: IKEv2, AES-256-GCM + SHA-512 + DH 20 for IKE and ESP, PFS, DPD restart,
+    # route-based (vti bind, no auto-installed routes), the router initiates, identities both ways.
+    config = set(device.config_lines("running"))
+    expected = {
+        "set vpn ipsec ike-group CF_IKE key-exchange 'ikev2'",
+        "set vpn ipsec ike-group CF_IKE proposal 1 encryption 'aes256gcm128'",
+        "set vpn ipsec ike-group CF_IKE proposal 1 hash 'sha512'",
+        "set vpn ipsec ike-group CF_IKE proposal 1 dh-group '20'",
+        "set vpn ipsec ike-group CF_IKE dead-peer-detection action 'restart'",
+        "set vpn ipsec ike-group CF_IKE disable-mobike",
+        "set vpn ipsec esp-group CF_ESP proposal 1 encryption 'aes256gcm128'",
+        "set vpn ipsec esp-group CF_ESP pfs 'enable'",
+        "set vpn ipsec esp-group CF_ESP mode 'tunnel'",
+        "set vpn ipsec options disable-route-autoinstall",
+        f"set {PEER} connection-type 'initiate'",
+        f"set {PEER} authentication mode 'pre-shared-secret'",
+        f"set {PEER} authentication remote-id '{tunnel['cloudflare_endpoint']}'",
+        f"set {PEER} remote-address '{tunnel['cloudflare_endpoint']}'",
+        f"set {PEER} local-address '{tunnel['customer_endpoint']}'",
+        f"set {PEER} vti bind 'vti0'",
+        f"set {PEER} vti esp-group 'CF_ESP'",
+        f"set {PSK_ENTRY} id '{tunnel['cloudflare_endpoint']}'",
+        # interface_address 10.252.2.26/31 is Cloudflare's side; the router takes the other address.
+        "set interfaces vti vti0 address '10.252.2.27/31'",
+    }
+    assert expected <= config, sorted(expected - config)
+    identity = _leaf(device, f"{PEER} authentication local-id")
+    assert identity and f"set {PSK_ENTRY} id '{identity}'" in config
+    assert "show vpn ike sa" in device.lines, "the hand-off was not verified on the router"
+    assert posts(emulator) == 1
+
+
+def test_a_second_run_changes_nothing(runner, emulator, tunnel, device):
+    assert runner.run_role().returncode == 0
+    before, commits, sent = posts(emulator), device.commits, len(device.lines)
+    again = runner.run_role()
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert posts(emulator) == before, "a router that holds the key in force made the run rotate"
+    assert recap(again)["changed"] == 0, again.stdout[-3000:]
+    assert device.commits == commits
+    assert not any(line.startswith(("configure", "set vpn", "set interfaces", "commit", "save")) for line in device.lines[sent:])
+
+
+@pytest.mark.parametrize("router_stamp", ["stale", "missing", "unverified"])
+def test_a_router_without_the_key_in_force_is_repaired_at_once(runner, emulator, tunnel, device, router_stamp):
+    """A restored backup (old key, old stamp), a hand-made peer (no stamp) or a failed hand-off (unverified)."""
+    assert runner.run_role().returncode == 0
+    description = ("vpn", "ipsec", "site-to-site", "peer", f"CF_{TUNNEL}", "description")
+    secret = ("vpn", "ipsec", "authentication", "psk", f"CF_{TUNNEL}", "secret")
+    device.running = [line for line in device.running if line[:-1] not in (description, secret)]
+    device.running.append(secret + ("an-old-key-from-a-backup",))
+    if router_stamp != "missing":
+        old = "2025-01-01T00:00:00Z" if router_stamp == "stale" else "unverified"
+        device.running.append(description + (f"cloudflare.magic psk {old}",))
+    before = posts(emulator)
+    run = runner.run_role()
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert posts(emulator) == before + 1
+    assert _leaf(device, f"{PSK_ENTRY} secret") == emulator.edge_psk(tunnel["id"])
+    assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
+    assert run.hits("an-old-key-from-a-backup", *_secrets(emulator)) == 0
+
+
+def test_an_unreachable_router_fails_before_anything_rotates(runner, emulator, server):
+    server.refuse = True
+    run = runner.run_role()
+    assert run.returncode != 0
+    assert posts(emulator) == 0
+    assert "router1 did not answer over network_cli" in run.stdout, run.stdout[-3000:]
+    assert "nothing was rotated" in run.stdout
+
+
+def test_an_older_vyos_is_refused_before_anything_rotates(runner, emulator, device):
+    device.version = "1.3.8"
+    run = runner.run_role()
+    assert run.returncode != 0, run.stdout[-3000:]
+    assert posts(emulator) == 0
+    assert "VyOS 1.3.8" in run.stdout and "1.4 or later" in run.stdout, run.stdout[-3000:]
+
+
+def test_a_hand_off_that_does_not_come_up_is_marked_unverified_and_the_next_run_repairs(
+        runner, emulator, tunnel, device):
+    far_end = device.edge_key
+    device.edge_key = lambda remote: "the far end holds another key"
+    run = runner.run_role(host_vars={"tunnel_psk_verify_timeout": 1}, verbosity=3)
+    assert run.returncode != 0
+    assert "the next run rotates and repairs the router" in run.stdout, run.stdout[-3000:]
+    assert _leaf(device, f"{PEER} description") == "cloudflare.magic psk unverified"
+    assert device.saved == device.running
+    assert run.hits(*_secrets(emulator)) == 0
+    device.edge_key = far_end
+    repaired = runner.run_role()
+    assert repaired.returncode == 0, repaired.stdout[-3000:]
+    assert posts(emulator) == 2
+    assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
+
+
+def test_no_key_in_any_output_even_at_vvv_with_the_vendor_results(runner, emulator, tunnel, device):
+    """stdout, stderr and log_path at -vvv with --diff, on a first hand-off and on a rotation that replaces a
+    key: vyos_config's commands, updates, filtered and the router's compare (diff) hold both keys."""
+    first = runner.run_role("--diff", verbosity=3)
+    assert first.returncode == 0, first.stdout[-3000:]
+    old_key = emulator.edge_psk(tunnel["id"])
+    second = runner.run_role("--diff", host_vars={"tunnel_psk_max_age": "1s"}, verbosity=3)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert emulator.edge_psk(tunnel["id"]) != old_key
+    # the device saw both keys and answered them in its compare output: the leak check has something to find
+    assert any(old_key in line for line in device.lines) and _leaf(device, f"{PSK_ENTRY} secret") != old_key
+    for run in (first, second):
+        assert run.hits(*_secrets(emulator)) == 0
+        assert "vyos_config" in run.everything or "Commit the key" in run.stdout
+
+
+def test_check_mode_lists_the_lines_that_would_change_with_the_key_masked(runner, emulator, tunnel, device):
+    assert runner.run_role().returncode == 0
+    key, running = emulator.edge_psk(tunnel["id"]), list(device.running)
+    run = runner.run_role("--check", "--diff", host_vars={"tunnel_psk_max_age": "1s"}, verbosity=2)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert emulator.edge_psk(tunnel["id"]) == key, "check mode rotated the key"
+    assert device.running == running and device.saved == running
+    assert f"set {PSK_ENTRY} secret '********'" in run.stdout
+    assert f"set {PEER} description 'cloudflare.magic psk (the new key, generated by this run)'" in run.stdout
+    assert f"set {PEER} vti bind" not in run.stdout, "a line the router already holds was listed as a change"
+    assert run.hits(*_secrets(emulator)) == 0
