@@ -193,7 +193,9 @@ class SshDeviceServer:
                     continue
                 line, pending = pending.decode("utf-8", "replace"), b""
                 output = device.receive(line) if line.strip() else ""
-                echo = line.encode() + b"\r\n" + (_crlf(output if output.endswith("\n") else output + "\n") if output else b"")
+                if output and not output.endswith("\n"):
+                    output += "\n"
+                echo = line.encode() + b"\r\n" + _crlf(output)
                 if getattr(device, "closed", False):  # logged out: the session ends
                     channel.sendall(echo)
                     return

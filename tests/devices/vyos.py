@@ -167,45 +167,44 @@ class VyosDevice(CliDevice):
         return text + "\n" if text else ""
 
     def _show_version(self):
-        return (f"Version:          VyOS {self.version}\nRelease train:    sagitta\n\nBuilt by:         "
-                "autobuild@vyos.net\nArchitecture:     x86_64\nBoot via:         installed image\n"
-                "System type:      KVM guest\n\nHardware vendor:  QEMU\nHardware model:   Standard PC (Q35 + ICH9, 2009)\n")
+        return (f"Version:          VyOS {self.version}\nRelease train:    sagitta\n\n"
+                "Built by:         autobuild@vyos.net\nArchitecture:     x86_64\n"
+                "Boot via:         installed image\nSystem type:      KVM guest\n\n"
+                "Hardware vendor:  QEMU\nHardware model:   Standard PC (Q35 + ICH9, 2009)\n")
 
     def _show_ike_sa(self):
         blocks = []
         for peer in self._values(self.running, "vpn ipsec site-to-site peer *"):
             base = ("vpn", "ipsec", "site-to-site", "peer", peer)
             remote = self._leaf(self.running, base + ("remote-address",))
-            local = self._leaf(self.running, base + ("local-address",)) or "any"
             if not remote:
                 continue
-            group = self._leaf(self.running, base + ("ike-group",))
-            ike = ("vpn", "ipsec", "ike-group", group, "proposal", "1")
+            local = self._leaf(self.running, base + ("local-address",)) or "any"
+            group = ("vpn", "ipsec", "ike-group", self._leaf(self.running, base + ("ike-group",)))
+            proposal = [self._leaf(self.running, group + ("proposal", "1", leaf)) or "n/a"
+                        for leaf in ("encryption", "hash", "dh-group")]
+            lifetime = self._leaf(self.running, group + ("lifetime",)) or "28800"
             in_force = self.edge_key(remote)
             state = "up" if in_force and self._secret_for(peer, remote) == in_force else "down"
             description = self._leaf(self.running, base + ("description",))
-            blocks.append("\n".join([
-                "Peer ID / IP                            Local ID / IP",
-                "------------                            -------------",
-                f"{remote:<40}{local}", "",
-                *([f"    Description: {description}", ""] if description else []),
-                "    State  Encrypt       Hash    D-H Grp  NAT-T  A-Time  L-Time",
-                "    -----  -------       ----    -------  -----  ------  ------",
-                f"    {state:<6} {self._leaf(self.running, ike + ('encryption',)) or 'n/a':<13} "
-                f"{self._leaf(self.running, ike + ('hash',)) or 'n/a':<7} "
-                f"{self._leaf(self.running, ike + ('dh-group',)) or 'n/a':<8} yes    "
-                f"{'12' if state == 'up' else '0':<7} {self._leaf(self.running, ('vpn', 'ipsec', 'ike-group', group, 'lifetime')) or '28800'}",
-                ""]))
-        return "\n".join(blocks)
+            blocks += ["Peer ID / IP                            Local ID / IP",
+                       "------------                            -------------",
+                       f"{remote:<40}{local}", "",
+                       *([f"    Description: {description}", ""] if description else []),
+                       "    State  Encrypt       Hash    D-H Grp  NAT-T  A-Time  L-Time",
+                       "    -----  -------       ----    -------  -----  ------  ------",
+                       f"    {state:<6} {proposal[0]:<13} {proposal[1]:<7} {proposal[2]:<8} yes    "
+                       f"{'12' if state == 'up' else '0':<7} {lifetime}", ""]
+        return "\n".join(blocks) + "\n" if blocks else ""
 
     def _secret_for(self, peer, remote):
         """The secret strongSwan would use for ``peer``: the psk entry whose ids include the remote's id."""
-        remote_id = self._leaf(self.running, ("vpn", "ipsec", "site-to-site", "peer", peer, "authentication",
-                                              "remote-id")) or remote
+        auth = ("vpn", "ipsec", "site-to-site", "peer", peer, "authentication", "remote-id")
+        remote_id = self._leaf(self.running, auth) or remote
         for name in self._values(self.running, "vpn ipsec authentication psk *"):
-            ids = {line[-1] for line in self.running if line[:6] == ("vpn", "ipsec", "authentication", "psk", name, "id")}
-            if remote_id in ids:
-                return self._leaf(self.running, ("vpn", "ipsec", "authentication", "psk", name, "secret"))
+            entry = ("vpn", "ipsec", "authentication", "psk", name)
+            if remote_id in {line[-1] for line in self.running if line[:-1] == entry + ("id",)}:
+                return self._leaf(self.running, entry + ("secret",))
         return None
 
     # --- configuration mode -----------------------------------------------------------------
@@ -263,7 +262,7 @@ class VyosDevice(CliDevice):
         path = tuple(shlex.split(command)[1:])
         kept = [c for c in self.candidate if c[:len(path)] != path]
         if len(kept) == len(self.candidate):
-            return f"\n  Nothing to delete (the specified node does not exist)\n  Delete failed\n"
+            return "\n  Nothing to delete (the specified node does not exist)\n  Delete failed\n"
         self.candidate = kept
         return ""
 
@@ -309,7 +308,8 @@ class VyosDevice(CliDevice):
     def _values(config, path):
         """The names of the tag nodes at ``path`` (whose last word is ``*``)."""
         prefix = tuple(path.split()[:-1])
-        return sorted({line[len(prefix)] for line in config if line[:len(prefix)] == prefix and len(line) > len(prefix)})
+        depth = len(prefix)
+        return sorted({line[depth] for line in config if len(line) > depth and line[:depth] == prefix})
 
     @staticmethod
     def _leaf(config, path):

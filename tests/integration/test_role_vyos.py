@@ -17,6 +17,7 @@ from vyos import VyosDevice  # noqa: E402
 
 TUNNEL = "tunnel_nyc_01"
 PEER = f"vpn ipsec site-to-site peer CF_{TUNNEL}"
+VERBOSITY = 4
 PSK_ENTRY = f"vpn ipsec authentication psk CF_{TUNNEL}"
 
 
@@ -54,21 +55,35 @@ def _leaf(device, path):
     return None
 
 
+def _holds_key_in_force(device, emulator, tunnel):
+    """Whether the router's committed secret is the emulator's key in force (a bool: no key in a failure message)."""
+    return _leaf(device, f"{PSK_ENTRY} secret") == emulator.edge_psk(tunnel["id"])
+
+
 def _stamp(emulator, tunnel):
     return emulator.tunnel(tunnel["id"])["psk_metadata"]["last_generated_on"]
 
 
-def _secrets(emulator, *more):
-    return [*emulator.generated_psks(), DEVICE_PASSWORD, *more]
+# Every result the role registers from a vendor module, printed after the role: none may hold a key.
+SHOW_REGISTERED = [{"name": f"Show {name}", "ansible.builtin.debug": {"var": name}} for name in (
+    "__tunnel_psk_vyos_preflight", "__tunnel_psk_vyos_check", "__tunnel_psk_vyos_sa",
+    "__tunnel_psk_vyos_stamp_after", "__tunnel_psk_vyos_mark")]
+
+
+def _assert_no_key(run, emulator, *more):
+    """No key the emulator ever answered, nor the device login, nor ``more``, in anything the run printed or
+    logged. The count is kept apart so that a failing assertion does not print the keys themselves."""
+    found = run.hits(*emulator.generated_psks(), DEVICE_PASSWORD, *more)
+    assert found == 0, f"{found} occurrence(s) of a key or credential in the run's output"
 
 
 def test_hand_off_commits_the_key_in_force_with_its_stamp_and_the_guide_parameters(runner, emulator, tunnel, device):
     run = runner.run_role()
     assert run.returncode == 0, run.stdout[-4000:]
-    in_force = emulator.edge_psk(tunnel["id"])
-    assert _leaf(device, f"{PSK_ENTRY} secret") == in_force
+    assert _holds_key_in_force(device, emulator, tunnel), "the router does not hold the key in force"
     assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
-    assert device.saved == device.running, "the configuration was committed but not saved"
+    saved = device.saved == device.running
+    assert saved, "the configuration was committed but not saved"
     assert device.commits == 1, "the key and its stamp travel in one commit"
     # Cloudflare's VyOS guide: IKEv2, AES-256-GCM + SHA-512 + DH 20 for IKE and ESP, PFS, DPD restart,
     # route-based (vti bind, no auto-installed routes), the router initiates, identities both ways.
@@ -110,7 +125,8 @@ def test_a_second_run_changes_nothing(runner, emulator, tunnel, device):
     assert posts(emulator) == before, "a router that holds the key in force made the run rotate"
     assert recap(again)["changed"] == 0, again.stdout[-3000:]
     assert device.commits == commits
-    assert not any(line.startswith(("configure", "set vpn", "set interfaces", "commit", "save")) for line in device.lines[sent:])
+    writes = ("configure", "set vpn", "set interfaces", "commit", "save")
+    assert not any(line.startswith(writes) for line in device.lines[sent:])
 
 
 @pytest.mark.parametrize("router_stamp", ["stale", "missing", "unverified"])
@@ -128,9 +144,22 @@ def test_a_router_without_the_key_in_force_is_repaired_at_once(runner, emulator,
     run = runner.run_role()
     assert run.returncode == 0, run.stdout[-4000:]
     assert posts(emulator) == before + 1
-    assert _leaf(device, f"{PSK_ENTRY} secret") == emulator.edge_psk(tunnel["id"])
+    assert _holds_key_in_force(device, emulator, tunnel), "the router does not hold the key in force"
     assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
-    assert run.hits("an-old-key-from-a-backup", *_secrets(emulator)) == 0
+    _assert_no_key(run, emulator, "an-old-key-from-a-backup")
+
+
+def test_a_router_configured_by_the_earlier_example_playbook_keeps_its_key(runner, emulator, tunnel, device):
+    """docs/examples/rotate_and_configure_vyos.yml wrote `cloudflare.magic <tunnel> psk <stamp>`: a job that
+    switches to the role must not rotate a key the router holds."""
+    assert runner.run_role().returncode == 0
+    description = ("vpn", "ipsec", "site-to-site", "peer", f"CF_{TUNNEL}", "description")
+    device.running = [line for line in device.running if line[:-1] != description]
+    device.running.append(description + (f"cloudflare.magic {TUNNEL} psk {_stamp(emulator, tunnel)}",))
+    before = posts(emulator)
+    run = runner.run_role()
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert posts(emulator) == before
 
 
 def test_an_unreachable_router_fails_before_anything_rotates(runner, emulator, server):
@@ -158,8 +187,9 @@ def test_a_hand_off_that_does_not_come_up_is_marked_unverified_and_the_next_run_
     assert run.returncode != 0
     assert "the next run rotates and repairs the router" in run.stdout, run.stdout[-3000:]
     assert _leaf(device, f"{PEER} description") == "cloudflare.magic psk unverified"
-    assert device.saved == device.running
-    assert run.hits(*_secrets(emulator)) == 0
+    saved = device.saved == device.running
+    assert saved, "the unverified mark was not saved"
+    _assert_no_key(run, emulator)
     device.edge_key = far_end
     repaired = runner.run_role()
     assert repaired.returncode == 0, repaired.stdout[-3000:]
@@ -167,33 +197,43 @@ def test_a_hand_off_that_does_not_come_up_is_marked_unverified_and_the_next_run_
     assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
 
 
-def test_no_key_in_any_output_even_at_vvv_with_the_vendor_results(runner, emulator, tunnel, device):
-    """stdout, stderr and log_path at -vvv with --diff, on a first hand-off and on a rotation that replaces a
-    key: vyos_config's commands, updates, filtered and the router's compare (diff) hold both keys."""
-    first = runner.run_role("--diff", verbosity=3)
+def test_no_key_in_any_output_even_at_vvvv_with_the_vendor_results(runner, emulator, tunnel, device):
+    """stdout, stderr and log_path at -vvvv with --diff, the role's registered vendor results printed, on a
+    first hand-off and on a rotation that replaces a key. vyos_config's commands and the router's compare (its
+    diff) hold both keys."""
+    first = runner.run_role("--diff", verbosity=VERBOSITY, post_tasks=SHOW_REGISTERED)
     assert first.returncode == 0, first.stdout[-3000:]
     old_key = emulator.edge_psk(tunnel["id"])
-    second = runner.run_role("--diff", host_vars={"tunnel_psk_max_age": "1s"}, verbosity=3)
+    second = runner.run_role("--diff", host_vars={"tunnel_psk_max_age": "1s"}, verbosity=VERBOSITY,
+                             post_tasks=SHOW_REGISTERED)
     assert second.returncode == 0, second.stdout[-3000:]
-    assert emulator.edge_psk(tunnel["id"]) != old_key
-    # the device saw both keys and answered them in its compare output: the leak check has something to find
-    assert any(old_key in line for line in device.lines) and _leaf(device, f"{PSK_ENTRY} secret") != old_key
+    rotated = emulator.edge_psk(tunnel["id"]) != old_key
+    assert rotated, "the second run did not rotate"
+    assert _holds_key_in_force(device, emulator, tunnel), "the router does not hold the key in force"
+    # the device received both keys and showed both in its compare: the leak check has something to find
+    received_old_key = any(old_key in line for line in device.lines)
+    assert received_old_key
     for run in (first, second):
-        assert run.hits(*_secrets(emulator)) == 0
-        assert "vyos_config" in run.everything or "Commit the key" in run.stdout
+        _assert_no_key(run, emulator)
+        assert "Commit the key and its stamp in one commit" in run.stdout
+        assert '"__tunnel_psk_vyos_sa": {' in run.stdout, "the registered results were not shown"
 
 
 def test_check_mode_lists_the_lines_that_would_change_with_the_key_masked(runner, emulator, tunnel, device):
     assert runner.run_role().returncode == 0
     key, running = emulator.edge_psk(tunnel["id"]), list(device.running)
-    run = runner.run_role("--check", "--diff", host_vars={"tunnel_psk_max_age": "1s"}, verbosity=2)
+    run = runner.run_role("--check", "--diff", host_vars={"tunnel_psk_max_age": "1s"}, verbosity=2,
+                          post_tasks=SHOW_REGISTERED)
     assert run.returncode == 0, run.stdout[-3000:]
-    assert emulator.edge_psk(tunnel["id"]) == key, "check mode rotated the key"
-    assert device.running == running and device.saved == running
+    unchanged = emulator.edge_psk(tunnel["id"]) == key
+    assert unchanged, "check mode rotated the key"
+    untouched = device.running == running and device.saved == running
+    assert untouched, "check mode changed the router's configuration"
     assert f"set {PSK_ENTRY} secret '********'" in run.stdout
     assert f"set {PEER} description 'cloudflare.magic psk (the new key, generated by this run)'" in run.stdout
     assert f"set {PEER} vti bind" not in run.stdout, "a line the router already holds was listed as a change"
-    assert run.hits(*_secrets(emulator)) == 0
+    assert '"__tunnel_psk_vyos_check": {' in run.stdout, "the registered vendor result was not shown"
+    _assert_no_key(run, emulator)
 
 
 def test_a_newer_run_that_wrote_during_verification_fails_this_one_and_marks_the_router(

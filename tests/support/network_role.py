@@ -43,11 +43,9 @@ def role_under_test(workdir: Path, platform: str) -> str:
     (role / "defaults" / "main").mkdir(parents=True, exist_ok=True)
     (role / "templates").mkdir(parents=True, exist_ok=True)
     (role / "tasks" / "main.yml").write_text(STANDIN.read_text())
-    for link, target in ((role / "tasks" / platform, ROLE / "tasks" / platform),
-                         (role / "defaults" / "main" / f"{platform}.yml", ROLE / "defaults" / "main" / f"{platform}.yml"),
-                         (role / "templates" / platform, ROLE / "templates" / platform)):
-        if not link.exists():
-            link.symlink_to(target)
+    for part in (Path("tasks") / platform, Path("defaults") / "main" / f"{platform}.yml", Path("templates") / platform):
+        if not (role / part).exists():
+            (role / part).symlink_to(ROLE / part)
     return "tunnel_psk"
 
 
