@@ -171,6 +171,15 @@ def test_an_unreachable_router_fails_before_anything_rotates(runner, emulator, s
     assert "nothing was rotated" in run.stdout
 
 
+@pytest.mark.parametrize("host_vars, named", [({"tunnel_psk_vyos_peer": "CF tunnel.nyc"}, "tunnel_psk_vyos_peer"),
+                                              ({"tunnel_psk_vyos_vti": "eth0"}, "tunnel_psk_vyos_vti")])
+def test_a_name_vyos_would_refuse_fails_before_anything_is_sent(runner, emulator, device, host_vars, named):
+    run = runner.run_role(host_vars=host_vars)
+    assert run.returncode != 0
+    assert named in run.stdout and "nothing was sent" in run.stdout, run.stdout[-3000:]
+    assert posts(emulator) == 0 and device.lines == []
+
+
 def test_an_older_vyos_is_refused_before_anything_rotates(runner, emulator, device):
     device.version = "1.3.8"
     run = runner.run_role()
