@@ -186,10 +186,16 @@ def test_hand_off_writes_key_stamp_and_the_guides_tunnel_and_a_second_run_change
 @pytest.mark.parametrize("stamp", ["2020-01-01T00:00:00Z", None], ids=["stale_stamp", "no_stamp"])
 def test_a_stale_or_missing_stamp_rotates_and_repairs(lab, stamp):
     lab.preload(stamp=stamp)
+    endpoint = lab.tunnel["cloudflare_endpoint"]
+    lab.far_end_key = OLD_KEY                 # the IKE SA is up on the old key, as on a router in service
+    assert lab.router.session_state(endpoint)[1] == "UP-ACTIVE"
+    lab.far_end_key = None
     run = lab.run()
     assert run.returncode == 0, run.stdout[-4000:]
     assert run.posts == 1
     assert holds_key_in_force(lab), lab.router.running_config()
+    # The role made the router renegotiate, so the session it verified was authenticated with the new key.
+    assert lab.router.established[endpoint] == lab.emulator.edge_psk(lab.tunnel["id"])
     assert lab.run().posts == 0
 
 
@@ -217,11 +223,25 @@ def test_a_failed_verification_marks_the_stamp_unverified_and_the_next_run_repai
     assert "description cloudflare.magic psk unverified" in lab.peer()
     assert lab.router.startup == lab.router.running_config()
 
+    assert failed.hits(lab.emulator.edge_psk(lab.tunnel["id"])) == 0
+
     lab.far_end_key = None
     repaired = lab.run()
     assert repaired.returncode == 0, repaired.stdout[-4000:]
     assert repaired.posts == 1
     assert holds_key_in_force(lab)
+
+
+def test_a_configuration_the_router_refuses_fails_the_run_without_showing_the_key(lab):
+    lab.preload()
+    run = lab.run("-e", "tunnel_psk_ios_xe_tunnel_source=300.1.1.1", verbosity=3)
+    assert run.returncode != 0
+    assert "the next run rotates the key and repairs the router" in run.stdout
+    key = lab.emulator.edge_psk(lab.tunnel["id"])
+    # The key went over (its line comes before the refused one); the stamp is marked unverified, so the
+    # next run rotates.
+    assert f"pre-shared-key {key}" in lab.peer() and "description cloudflare.magic psk unverified" in lab.peer()
+    assert run.hits(key, OLD_KEY) == 0
 
 
 def test_no_key_in_any_output_channel(lab):
