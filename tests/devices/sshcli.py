@@ -211,7 +211,7 @@ def main(argv=None):
     parser.add_argument("--password", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--ready-file", help="written with {port, pid} once listening")
+    parser.add_argument("--ready-file", help="written with {port, pid} once listening, removed on exit")
     parser.add_argument("--refuse", action="store_true", help="close every connection at once (unreachable device)")
     args = parser.parse_args(argv)
     server = SshDeviceServer(_load_factory(args.device), args.username, args.password, args.host, args.port)
@@ -227,6 +227,8 @@ def main(argv=None):
     print(f"listening on {args.host} {server.port}", flush=True)
     stopped.wait()
     server.stop()
+    if args.ready_file and os.path.exists(args.ready_file):
+        os.unlink(args.ready_file)
 
 
 if __name__ == "__main__":
