@@ -2,8 +2,9 @@
 and modules over ansible.netcommon.network_cli (paramiko) to the router simulator of tests/devices, and the
 Cloudflare API emulator holds the key in force.
 
-Until the role's core is merged the role is the real ios_xe files plus a stand-in core
-(tests/integration/role_standin); what is checked is what the router and Cloudflare end up with.
+The platform comes from ansible_network_os (cisco.ios.ios). Until the role's core is merged the role is the
+real ios_xe files plus a stand-in core (tests/integration/role_standin); what is checked is what the router and
+Cloudflare end up with.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ interface Tunnel1
             host.update(ansible_become=True, ansible_become_method="enable", ansible_become_password=ENABLE)
         inventory = self.playbooks.write("inventory.yml", {"all": {"hosts": {"router": host}}})
         play = {"name": "Keep the router on the key in force", "hosts": "router", "gather_facts": False,
-                "vars": {"tunnel_psk_platform": "ios_xe", "tunnel_psk_tunnel_name": TUNNEL,
+                "vars": {"tunnel_psk_tunnel_name": TUNNEL,
                          "tunnel_psk_ca_path": self.emulator.ca_file, "tunnel_psk_verify": True,
                          "tunnel_psk_verify_timeout": 4, "tunnel_psk_ios_xe_tunnel_source": "203.0.113.10"},
                 "roles": ["tunnel_psk"]}

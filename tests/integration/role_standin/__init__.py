@@ -1,8 +1,8 @@
-"""TEST-ONLY: a roles path holding ``tunnel_psk`` made of the real platform files and a stand-in core.
+"""TEST-ONLY: a roles path holding ``tunnel_psk``, for platform tests written before the role's core merged.
 
-Until the role's core is merged, ``lay_role(dest)`` builds ``dest/tunnel_psk`` from the repository's
-roles/tunnel_psk (defaults, templates, tasks/<platform>) plus this folder's main.yml, and returns ``dest``
-for ANSIBLE_ROLES_PATH.
+``lay_role(dest)`` returns the repository's roles/ once roles/tunnel_psk/tasks/main.yml (the core) is there;
+until then it builds ``dest/tunnel_psk`` from the repository's defaults, templates and tasks/<platform> plus
+this folder's main.yml (a stand-in core) and returns ``dest``. Either is for ANSIBLE_ROLES_PATH.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ ROLE = ROOT / "roles" / "tunnel_psk"
 
 
 def lay_role(dest):
+    if (ROLE / "tasks" / "main.yml").exists():
+        return ROLE.parent
     role = Path(dest) / "tunnel_psk"
     (role / "tasks").mkdir(parents=True, exist_ok=True)
     for part in ("defaults", "templates"):
