@@ -36,7 +36,7 @@ from devices.sshcli import CliDevice
 INVALID = "% Invalid input detected at '^' marker."
 
 
-@dataclass
+@dataclass(eq=False)
 class Rule:
     """A configuration command of one mode. kind: ``section`` (opens ``mode``), ``single`` (replaces an
     earlier line with the same ``key``) or ``multi`` (one line per value)."""
@@ -76,7 +76,8 @@ GRAMMAR = {
         Rule(r"interface (?:Tunnel\d+|GigabitEthernet\d+(?:/\d+)*)", "section", mode="interface"),
     ],
     "proposal": [
-        Rule(r"encryption(?: (?:aes-cbc-128|aes-cbc-192|aes-cbc-256|aes-gcm-128|aes-gcm-256))+", "single", "encryption"),
+        Rule(r"encryption(?: (?:aes-cbc-128|aes-cbc-192|aes-cbc-256|aes-gcm-128|aes-gcm-256))+", "single",
+             "encryption"),
         Rule(r"integrity(?: (?:sha1|sha256|sha384|sha512))+", "single", "integrity"),
         Rule(r"prf(?: (?:sha1|sha256|sha384|sha512))+", "single", "prf"),
         Rule(r"group(?: (?:2|5|14|15|16|19|20|21|24))+", "single", "group"),
@@ -101,7 +102,8 @@ GRAMMAR = {
         Rule(r"no config-exchange request", "single", "no config-exchange request"),
     ],
     "ipsec": [
-        Rule(r"set security-association lifetime kilobytes disable", "single", "set security-association lifetime kilobytes"),
+        Rule(r"set security-association lifetime kilobytes disable", "single",
+             "set security-association lifetime kilobytes"),
         Rule(r"set security-association replay disable", "single", "set security-association replay"),
         Rule(r"set pfs group(?:2|5|14|15|16|19|20|21|24)", "single", "set pfs"),
         Rule(rf"set ikev2-profile {_NAME}", "single", "set ikev2-profile"),
@@ -209,8 +211,9 @@ class IosXeRouter:
         return node
 
     def children(self, *texts):
+        """A section's lines, in the order show running-config gives them."""
         node = self.find(*texts)
-        return [child.text for child in node.children] if node else []
+        return [child.text for child in _ordered(node.children)] if node else []
 
     def running_config(self):
         """show running-config body: sections end with ``!``, nested sections with `` !`` (as in the guide)."""
@@ -244,9 +247,9 @@ class IosXeRouter:
             return None
         ipsec = self.find("crypto ipsec profile " + _value(tunnel, "tunnel protection ipsec profile "))
         profile = ipsec and self.find("crypto ikev2 profile " + _value(ipsec, "set ikev2-profile "))
-        if not profile or not {f"match identity remote address {address} 255.255.255.255",
-                               "authentication local pre-share", "authentication remote pre-share"} <= set(_texts(profile)) \
-                or not _value(profile, "identity local "):
+        needed = {f"match identity remote address {address} 255.255.255.255",
+                  "authentication local pre-share", "authentication remote pre-share"}
+        if not profile or not needed <= set(_texts(profile)) or not _value(profile, "identity local "):
             return None
         keyring = self.find("crypto ikev2 keyring " + _value(profile, "keyring local "))
         peer = keyring and next((p for p in keyring.children if f"address {address}" in _texts(p)), None)
@@ -392,8 +395,8 @@ class IosXeSession(CliDevice):
 
     def _show_crypto_session(self, address):
         out = [CRYPTO_SESSION_HEADER]
-        addresses = [address] if address else [
-            _value(n, "tunnel destination ") for n in self.router.root.children if n.text.startswith("interface Tunnel")]
+        tunnels = [n for n in self.router.root.children if n.text.startswith("interface Tunnel")]
+        addresses = [address] if address else [_value(n, "tunnel destination ") for n in tunnels]
         for peer in filter(None, addresses):
             state = self.router.session_state(peer)
             if state is None:

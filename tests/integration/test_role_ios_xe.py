@@ -143,8 +143,9 @@ def lab(playbooks, emulator, collections_path, tmp_path):
 
 def holds_key_in_force(lab):
     key, stamp = lab.emulator.edge_psk(lab.tunnel["id"]), lab.edge_stamp()
-    return key is not None and lab.peer() == [f"address {lab.tunnel['cloudflare_endpoint']}",
-                                             f"pre-shared-key {key}", f"description cloudflare.magic psk {stamp}"]
+    wanted = [f"description cloudflare.magic psk {stamp}", f"address {lab.tunnel['cloudflare_endpoint']}",
+              f"pre-shared-key {key}"]
+    return key is not None and lab.peer() == wanted
 
 
 def test_hand_off_writes_key_stamp_and_the_guides_tunnel_and_a_second_run_changes_nothing(lab):
@@ -250,7 +251,7 @@ def test_no_key_in_any_output_channel(lab):
     run = lab.run(verbosity=3, registered=True)
     assert run.returncode == 0, run.stdout[-4000:]
     new_key = lab.emulator.edge_psk(lab.tunnel["id"])
-    assert f"pre-shared-key {new_key}" in lab.router.lines, "the router never received the key (the test proves nothing)"
+    assert f"pre-shared-key {new_key}" in lab.router.lines, "the router never got the key (the test proves nothing)"
     assert "Show the registered vendor results" in run.stdout
     assert run.hits(new_key, OLD_KEY, PASSWORD, ENABLE) == 0
 
