@@ -63,6 +63,7 @@ class Lab:
         self.tunnel = next(t for t in emulator.tunnels() if t["name"] == TUNNEL)
         self.router = IosXeRouter(enable_password=ENABLE, edge_key=self.edge_key)
         self.far_end_key = None          # None: Cloudflare's key in force; else what the far end really holds
+        self.on_negotiation = None       # called when the router negotiates (e.g. another run writes the router)
         self.server = SshDeviceServer(self.router.session, USER, PASSWORD).start()
         self.env = {"ANSIBLE_COLLECTIONS_PATH": collections,
                     "ANSIBLE_ROLES_PATH": str(lay_role(tmp_path / "roles")),
@@ -71,6 +72,8 @@ class Lab:
     def edge_key(self, address):
         if address != self.tunnel["cloudflare_endpoint"]:
             return None
+        if self.on_negotiation:
+            self.on_negotiation()
         return self.far_end_key or self.emulator.edge_psk(self.tunnel["id"])
 
     def edge_stamp(self):
@@ -232,6 +235,21 @@ def test_a_failed_verification_marks_the_stamp_unverified_and_the_next_run_repai
     assert repaired.returncode == 0, repaired.stdout[-4000:]
     assert repaired.posts == 1
     assert holds_key_in_force(lab)
+
+
+def test_a_newer_run_that_wrote_the_router_meanwhile_fails_this_run_and_keeps_its_stamp(lab):
+    newer = "2099-01-01T00:00:00Z"
+
+    def another_run_writes_the_router():   # while this run verifies, an overlapping run hands on its key
+        lab.on_negotiation = None
+        lab.router.load(f"{KEYRING}\n {PEER}\n  description cloudflare.magic psk {newer}\n")
+
+    lab.on_negotiation = another_run_writes_the_router
+    run = lab.run()
+    assert run.returncode != 0
+    assert "another run wrote it after this one" in run.stdout
+    assert f"description cloudflare.magic psk {newer}" in lab.peer(), "the newer run's stamp was overwritten"
+    assert run.posts == 1
 
 
 def test_a_configuration_the_router_refuses_fails_the_run_without_showing_the_key(lab):
