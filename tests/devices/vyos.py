@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from sshcli import CliDevice
+from devices.sshcli import CliDevice
 
 # Leaves without a value (present or absent), and leaves that hold a list of values.
 VALUELESS = {"disable-route-autoinstall", "disable-mobike", "ikev2-reauth", "force-udp-encapsulation", "compression"}
@@ -128,6 +128,10 @@ class VyosDevice(CliDevice):
         if self.configuring:
             return f"[edit]\r\n{self.user}@{self.hostname}# "
         return f"{self.user}@{self.hostname}:~$ "
+
+    def receive(self, line):
+        # An empty line only brings the prompt again; it is not a command, so it is not recorded.
+        return super().receive(line) if line.strip() else ""
 
     def handle(self, line):
         command = line.strip()

@@ -1,5 +1,5 @@
-"""The SSH device simulator (tests/devices/sshcli.py) as a client sees it: prompts, echo, modes, refusal, its
-own process. The role tests drive it through network_cli; these pin what those runs rely on."""
+"""The SSH device simulator (tests/devices/sshcli.py) with the VyOS device, as a client sees it: prompts, echo,
+modes, refusal, its own process. The role tests drive it through network_cli; these pin what those runs rely on."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from pathlib import Path
 import paramiko
 import pytest
 
-DEVICES = Path(__file__).resolve().parents[1] / "devices"
-sys.path.insert(0, str(DEVICES))
+from devices.sshcli import SshDeviceServer
+from devices.vyos import VyosDevice
 
-from sshcli import SshDeviceServer  # noqa: E402
-from vyos import VyosDevice  # noqa: E402
+DEVICES = Path(__file__).resolve().parents[1]
 
 
 def _client(port, password="pw"):
@@ -75,9 +74,18 @@ def test_runs_as_its_own_process(tmp_path):
                                 "--username", "vyos", "--password", "pw", "--edge-key-file", str(key)],
                                stdout=subprocess.PIPE, text=True)
     try:
-        port = int(process.stdout.readline())
+        port = int(process.stdout.readline().split()[-1])  # "listening on 127.0.0.1 PORT"
         _, stdout, _ = _client(port).exec_command("show version")
         assert "Version:          VyOS 1.4.0" in stdout.read().decode()
+        shell = _client(port).invoke_shell()
+        _until(shell, "$ ")
+        for line in ("configure", "set vpn ipsec authentication psk cf id '192.0.2.1'",
+                     "set vpn ipsec authentication psk cf secret 'k1'",
+                     "set vpn ipsec site-to-site peer cf remote-address '192.0.2.1'", "commit", "exit"):
+            shell.send(line.encode() + b"\r")
+            _until(shell, "# " if line != "exit" else "$ ")
+        shell.send(b"show vpn ike sa\r")
+        assert "\r\n    up " in _until(shell, "$ ")  # the secret equals the key in --edge-key-file
     finally:
         process.terminate()
         process.wait(10)
