@@ -1,13 +1,19 @@
-"""The example playbooks in docs/examples parse against the real collections their tasks use."""
+"""The example playbooks in docs/examples parse against the real collections their tasks use; the VyOS and IOS XE\nones run end to end against the device simulators (tests/devices) and the emulator."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from devices.ios_xe import IosXeRouter
+from devices.sshcli import SshDeviceServer
+from devices.vyos import VyosDevice
+from support.network_role import NetworkRoleRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "docs" / "examples").glob("rotate_and_configure_*.yml"))
@@ -52,45 +58,56 @@ def test_every_task_that_uses_the_key_has_no_log(playbook):
                 assert task.get("no_log") is True, f"{playbook.name}: {task.get('name')} passes the key without no_log"
 
 
-NETWORK_EXAMPLES = {"rotate_and_configure_vyos.yml": (
-    "set vpn ipsec site-to-site peer CF_tunnel_nyc_01 description 'cloudflare.magic tunnel_nyc_01 psk {stamp}'"),
-    "rotate_and_configure_ios_xe.yml": " description cloudflare.magic tunnel_nyc_01 psk {stamp}"}
+def test_the_vyos_example_hands_the_key_on_with_its_extra_vars(emulator, tmp_path):
+    """The thin VyOS example, end to end against the VyOS simulator, driven by the extra vars earlier versions
+    took (as an AWX job template passes them)."""
+    tunnel = next(t for t in emulator.tunnels() if t["name"] == "tunnel_nyc_01")
+    device = VyosDevice("vyos-nyc", edge_key=lambda remote: emulator.edge_psk(tunnel["id"])
+                        if remote == tunnel["cloudflare_endpoint"] else None)
+    with SshDeviceServer(lambda: device, "vyos", "device-login") as server:
+        runner = NetworkRoleRunner(tmp_path / "run", emulator, server, "vyos.vyos.vyos", "vyos", "device-login",
+                                   group="vyos_routers")
+        run = runner.run_playbook(ROOT / "docs" / "examples" / "rotate_and_configure_vyos.yml", "-e", json.dumps({
+            "magic_wan_tunnel_name": "tunnel_nyc_01", "magic_wan_vti": "vti7", "psk_max_age": "30d",
+            "wait_for_tunnel_up": True, "router_ike_id": "branch.example.net", "cloudflare_ca_path": emulator.ca_file}))
+    assert run.returncode == 0, run.stdout[-4000:]
+    config = device.config_lines("running")
+    peer, psk = "set vpn ipsec site-to-site peer CF_tunnel_nyc_01", "set vpn ipsec authentication psk CF_tunnel_nyc_01"
+    stamp = emulator.tunnel(tunnel["id"])["psk_metadata"]["last_generated_on"]
+    holds_key = f"{psk} secret '{emulator.edge_psk(tunnel['id'])}'" in config
+    assert holds_key, "the router does not hold the key in force"
+    assert {f"{peer} description 'cloudflare.magic psk {stamp}'", f"{peer} vti bind 'vti7'",
+            f"{peer} authentication local-id 'branch.example.net'", "set interfaces vti vti7 address '10.252.2.27/31'"
+            } <= set(config)
+    assert "show vpn ike sa" in device.lines
+    assert run.hits(*emulator.generated_psks()) == 0
 
 
-def _example_play(name):
-    import yaml
-
-    play = yaml.safe_load((ROOT / "docs" / "examples" / name).read_text())[0]
-    rotate = next(t for t in play["tasks"] if "cloudflare.magic.ipsec_psk" in t)
-    return play, rotate["cloudflare.magic.ipsec_psk"]["router_psk_generated_on"]
-
-
-@pytest.mark.parametrize("name", sorted(NETWORK_EXAMPLES))
-def test_network_examples_read_the_stamp_and_choose_the_identity(name, playbooks):
-    """What the VyOS / IOS XE plays pass as router_psk_generated_on from the running configuration, and the
-    IKE identity they configure: router_ike_id, else ipsec_id, else the tunnel's fqdn_id (published form)."""
-    play, stamp_expression = _example_play(name)
-    stamp = "2026-11-26T10:48:15.953887008Z"
-    line = NETWORK_EXAMPLES[name].format(stamp=stamp)
-    variables = {k: play["vars"][k] for k in ("peer_description_prefix", "router_identity")}
-    variables["magic_wan_tunnel_name"] = "tunnel_nyc_01"
-    fqdn = "nyc01.025ff6f753bd6d1b6e12dead5ff45e50.custom.ipsec.cloudflare.com"
-    cases = [  # (running config lines, rotation result, router_ike_id) -> (stamp passed, identity)
-        ([line], {"ipsec_id": "a.ipsec.cloudflare.com", "tunnel": {}}, None, stamp, "a.ipsec.cloudflare.com"),
-        ([""], {"tunnel": {"custom_remote_identities": {"fqdn_id": fqdn}}}, None, "", fqdn),
-        ([], {"tunnel": {}}, "set.by.user", "", "set.by.user"),
-        ([line], {"tunnel": {}}, None, stamp, ""),
-    ]
-    tasks = []
-    for number, (lines, rotation, ike_id, _stamp, _identity) in enumerate(cases):
-        outputs = lines if name.endswith("vyos.yml") else ["Current privilege level is 15"] + lines
-        case_vars = {"running_stamp": {"stdout": outputs}, "rotation": rotation}
-        if ike_id:
-            case_vars["router_ike_id"] = ike_id
-        tasks.append({"name": f"case {number}", "ansible.builtin.debug": {
-            "msg": f"CASE{number} STAMP=[{stamp_expression.strip()}] ID=[{{{{ router_identity }}}}]"},
-            "vars": case_vars})
-    run = playbooks.run([{"hosts": "localhost", "gather_facts": False, "vars": variables, "tasks": tasks}])
-    assert run.returncode == 0, run.stdout[-3000:]
-    for number, (_lines, _rotation, _ike_id, want_stamp, want_identity) in enumerate(cases):
-        assert f"CASE{number} STAMP=[{want_stamp}] ID=[{want_identity}]" in run.stdout, run.stdout[-3000:]
+def test_the_ios_xe_example_hands_the_key_on_with_its_extra_vars(emulator, tmp_path):
+    """The thin IOS XE example, end to end against the IOS XE simulator, driven by the extra vars earlier
+    versions took (as an AWX job template passes them)."""
+    tunnel = next(t for t in emulator.tunnels() if t["name"] == "tunnel_nyc_01")
+    endpoint = tunnel["cloudflare_endpoint"]
+    router = IosXeRouter(enable_password="enable-secret", edge_key=lambda address: emulator.edge_psk(tunnel["id"])
+                         if address == endpoint else None)
+    with SshDeviceServer(router.session, "netops", "ssh-login") as server:
+        runner = NetworkRoleRunner(tmp_path / "run", emulator, server, "cisco.ios.ios", "netops", "ssh-login",
+                                   group="ios_xe_routers",
+                                   host_vars={"ansible_become": True, "ansible_become_method": "enable",
+                                              "ansible_become_password": "enable-secret"})
+        run = runner.run_playbook(ROOT / "docs" / "examples" / "rotate_and_configure_ios_xe.yml", "-e", json.dumps({
+            "magic_wan_tunnel_name": "tunnel_nyc_01", "magic_wan_tunnel_interface": "Tunnel7",
+            "magic_wan_wan_interface": "203.0.113.10", "psk_max_age": "30d", "wait_for_tunnel_up": True,
+            "router_ike_id": "branch.example.net", "cloudflare_ca_path": emulator.ca_file}))
+    assert run.returncode == 0, run.stdout[-4000:]
+    stamp = emulator.tunnel(tunnel["id"])["psk_metadata"]["last_generated_on"]
+    peer = router.children("crypto ikev2 keyring CF_MAGIC_WAN_KEYRING", "peer CF_MAGIC_WAN_TUNNEL_NYC_01")
+    holds_key = peer == [f"description cloudflare.magic psk {stamp}", f"address {endpoint}",
+                         f"pre-shared-key {emulator.edge_psk(tunnel['id'])}"]
+    assert holds_key, "the router does not hold the key in force with its stamp"
+    assert "identity local fqdn branch.example.net" in router.children(
+        "crypto ikev2 profile CF_MAGIC_WAN_TUNNEL_NYC_01")
+    tunnel_interface = router.children("interface Tunnel7")
+    assert "tunnel source 203.0.113.10" in tunnel_interface and f"tunnel destination {endpoint}" in tunnel_interface
+    assert router.session_state(endpoint)[1] == "UP-ACTIVE"
+    assert run.hits(*emulator.generated_psks()) == 0

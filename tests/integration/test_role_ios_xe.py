@@ -170,6 +170,16 @@ def test_a_stale_or_missing_stamp_rotates_and_repairs(lab, stamp):
     assert lab.run().posts == 0
 
 
+def test_a_router_configured_by_the_earlier_example_playbook_keeps_its_key(lab):
+    """docs/examples/rotate_and_configure_ios_xe.yml wrote `cloudflare.magic <tunnel> psk <stamp>`: a job that
+    switches to the role must not rotate a key the router holds."""
+    assert lab.run().returncode == 0
+    lab.router.load(f"{KEYRING}\n {PEER}\n  description cloudflare.magic {TUNNEL} psk {lab.edge_stamp()}\n")
+    run = lab.run()
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert (run.posts, run.changed) == (0, 0)
+
+
 def test_an_unreachable_router_fails_before_anything_rotates(lab):
     lab.server.refuse = True
     run = lab.run()

@@ -63,7 +63,7 @@ def _stamp(emulator, tunnel):
 # Every result the role registers from a vendor module, printed after the role: none may hold a key.
 SHOW_REGISTERED = [{"name": f"Show {name}", "ansible.builtin.debug": {"var": name}} for name in (
     "__tunnel_psk_vyos_preflight", "__tunnel_psk_vyos_check", "__tunnel_psk_vyos_sa",
-    "__tunnel_psk_vyos_stamp_after", "__tunnel_psk_vyos_mark")]
+    "__tunnel_psk_vyos_stamp_after", "__tunnel_psk_vyos_stamp_now", "__tunnel_psk_vyos_mark")]
 
 
 def _assert_no_key(run, emulator, *more):
@@ -241,7 +241,7 @@ def test_check_mode_lists_the_lines_that_would_change_with_the_key_masked(runner
     _assert_no_key(run, emulator)
 
 
-def test_a_newer_run_that_wrote_during_verification_fails_this_one_and_marks_the_router(
+def test_a_newer_run_that_wrote_during_verification_fails_this_one_and_keeps_its_stamp(
         runner, emulator, tunnel, device):
     """Overlapping runs: while this run waits for the SA, a newer run commits its own key and stamp. This run
     must not report success for a key the router no longer holds."""
@@ -260,4 +260,5 @@ def test_a_newer_run_that_wrote_during_verification_fails_this_one_and_marks_the
     assert run.returncode != 0
     assert "no longer records the key" in run.stdout and "the next run rotates and repairs" in run.stdout, \
         run.stdout[-3000:]
-    assert _leaf(device, f"{PEER} description") == "cloudflare.magic psk unverified"
+    assert _leaf(device, f"{PEER} description") == "cloudflare.magic psk 2099-01-01T00:00:00Z", \
+        "the newer run's stamp was overwritten"

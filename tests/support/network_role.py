@@ -33,16 +33,16 @@ def collections_path() -> str:
 
 
 class NetworkRoleRunner(PlaybookRunner):
-    """ansible-playbook with an inventory of one simulated router (``router1``), the role in a play.
+    """ansible-playbook with an inventory of one simulated router (``router1`` in ``group``), the role in a play.
 
     ``host_vars`` are the platform's inventory variables on top of the connection's (login, network OS) and
     the tunnel's (``tunnel_psk_tunnel_name``, the emulator's CA); ``run_role(host_vars=...)`` adds per run.
     """
 
     def __init__(self, workdir, emulator, server, network_os, username, password, tunnel="tunnel_nyc_01",
-                 host_vars=None):
+                 host_vars=None, group="routers"):
         super().__init__(workdir, emulator)
-        self.server = server
+        self.server, self.group = server, group
         self.host_vars = {
             "ansible_host": "127.0.0.1", "ansible_port": server.port,
             "ansible_user": username, "ansible_password": password,
@@ -57,7 +57,7 @@ class NetworkRoleRunner(PlaybookRunner):
 
     def inventory(self, **host_vars) -> Path:
         path = self.workdir / "inventory.yml"
-        path.write_text(yaml.safe_dump({"routers": {"hosts": {HOST: {**self.host_vars, **host_vars}}}}))
+        path.write_text(yaml.safe_dump({self.group: {"hosts": {HOST: {**self.host_vars, **host_vars}}}}))
         return path
 
     def environment(self, **extra):
@@ -66,7 +66,7 @@ class NetworkRoleRunner(PlaybookRunner):
             "ANSIBLE_PERSISTENT_CONNECT_TIMEOUT": "15", "ANSIBLE_PERSISTENT_COMMAND_TIMEOUT": "30", **extra})
 
     def run_role(self, *args, host_vars=None, post_tasks=None, verbosity=0, timeout=300, env=None) -> Run:
-        play = {"name": "Keep the router on the key in force", "hosts": "routers", "gather_facts": False,
+        play = {"name": "Keep the router on the key in force", "hosts": self.group, "gather_facts": False,
                 "roles": [ROLE], "post_tasks": post_tasks or []}
         return self.run_playbook(self.write("role.yml", [play]), *args, host_vars=host_vars, verbosity=verbosity,
                                  timeout=timeout, env=env)
