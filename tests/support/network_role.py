@@ -61,7 +61,13 @@ class NetworkRoleRunner(PlaybookRunner):
         return path
 
     def environment(self, **extra):
+        # paramiko reads and records ~/.ssh/known_hosts even without host key checking: a simulator's fresh host
+        # key on a port another test's simulator used before would be a "host key mismatch". A HOME of the
+        # test's own keeps the runs apart from each other and from the machine's known hosts.
+        home = self.workdir / "home"
+        home.mkdir(exist_ok=True)
         return super().environment(**{
+            "HOME": str(home), "ANSIBLE_PARAMIKO_RECORD_HOST_KEYS": "False",
             "ANSIBLE_COLLECTIONS_PATH": self.collections, "ANSIBLE_HOST_KEY_CHECKING": "False",
             "ANSIBLE_PERSISTENT_CONNECT_TIMEOUT": "15", "ANSIBLE_PERSISTENT_COMMAND_TIMEOUT": "30", **extra})
 
