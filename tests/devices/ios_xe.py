@@ -326,7 +326,7 @@ class IosXeSession(CliDevice):
 
     # --- EXEC -------------------------------------------------------------------------------------------
     def _exec(self, text):
-        command, _, pipe = text.partition(" | ")
+        command, _bar, pipe = text.partition(" | ")
         user_commands = {"enable": self._enable, "show version": self._show_version,
                          "show privilege": self._show_privilege, "exit": self._exit, "logout": self._exit}
         if command in user_commands:
@@ -484,7 +484,7 @@ def _check_values(command):
 
 def _filter(body, pipe):
     """``| include``, ``| exclude`` and ``| section`` with a regular expression (the rest of the line)."""
-    how, _, expression = pipe.partition(" ")
+    how, _space, expression = pipe.partition(" ")
     try:
         pattern = re.compile(expression)
     except re.error:

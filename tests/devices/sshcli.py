@@ -157,7 +157,7 @@ class SshDeviceServer:
     def _accept(self):
         while not self._stopping.is_set():
             try:
-                conn, _ = self._listener.accept()
+                conn = self._listener.accept()[0]
             except TimeoutError:
                 continue
             except OSError:
@@ -231,7 +231,7 @@ def _platform_factory(platform, hostname, edge_key_file):
 
 def _device_factory(spec):
     """``--device module:Class``: ``Class()``."""
-    module_name, _, name = spec.partition(":")
+    module_name, _colon, name = spec.partition(":")
     return _factory(getattr(importlib.import_module(module_name), name)())
 
 

@@ -141,7 +141,7 @@ class VyosDevice(CliDevice):
 
     # --- operational mode -------------------------------------------------------------------
     def _operational_mode(self, command):
-        command, _, pipes = command.partition(" | ")
+        command, _bar, pipes = command.partition(" | ")
         words = command.split()
         if words[:2] == ["set", "terminal"]:
             return ""

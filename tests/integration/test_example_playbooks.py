@@ -1,4 +1,5 @@
-"""The example playbooks in docs/examples parse against the real collections their tasks use; the VyOS and IOS XE\nones run end to end against the device simulators (tests/devices) and the emulator."""
+"""The example playbooks in docs/examples parse against the real collections their tasks use; the VyOS and IOS XE
+ones run end to end against the device simulators (tests/devices) and the emulator."""
 
 from __future__ import annotations
 

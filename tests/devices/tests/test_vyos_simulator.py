@@ -50,20 +50,20 @@ def test_shell_prompts_modes_and_the_record_of_every_line():
 
 
 def test_wrong_password_is_refused():
-    with SshDeviceServer(lambda: VyosDevice(), "vyos", "pw") as server:
+    with SshDeviceServer(VyosDevice, "vyos", "pw") as server:
         with pytest.raises(paramiko.AuthenticationException):
             _client(server.port, password="wrong")
 
 
 def test_refuse_closes_connections_before_ssh_starts():
-    with SshDeviceServer(lambda: VyosDevice(), "vyos", "pw", refuse=True) as server:
+    with SshDeviceServer(VyosDevice, "vyos", "pw", refuse=True) as server:
         with pytest.raises((paramiko.SSHException, EOFError, OSError)):
             _client(server.port)
 
 
 def test_exec_request_answers_one_command():
     with SshDeviceServer(lambda: VyosDevice("r2"), "vyos", "pw") as server:
-        _, stdout, _ = _client(server.port).exec_command("show host name")
+        stdout = _client(server.port).exec_command("show host name")[1]
         assert stdout.read().decode().strip() == "r2"
 
 
@@ -75,7 +75,7 @@ def test_runs_as_its_own_process(tmp_path):
                                stdout=subprocess.PIPE, text=True)
     try:
         port = int(process.stdout.readline().split()[-1])  # "listening on 127.0.0.1 PORT"
-        _, stdout, _ = _client(port).exec_command("show version")
+        stdout = _client(port).exec_command("show version")[1]
         assert "Version:          VyOS 1.4.0" in stdout.read().decode()
         shell = _client(port).invoke_shell()
         _until(shell, "$ ")
