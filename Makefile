@@ -50,10 +50,14 @@ COMPAT_FULL_LINES ?= 2.16 2.19
 COMPAT_TESTS ?= tests/unit/plugins tests/integration tests/awx
 # Left out on the older lines, to keep CI short: the matrices whose outcome depends on the collection's own
 # code only (faults, pacing and its state, concurrency, proxies, deadlines, request counts, the rotation
-# decision of the convergence runs), not on ansible-core. The emulator's own tests are not in COMPAT_TESTS.
+# decision of the convergence runs and of overlapping role runs, the report's templates), not on ansible-core,
+# and the network platforms' runs against the device simulators (minutes each; the role's strongSwan runs and
+# its loop x callback cells still cover the role on those lines). The emulator's own tests are not in COMPAT_TESTS.
 COMPAT_IGNORE ?= tests/integration/test_faults.py tests/integration/test_pacing.py tests/integration/test_concurrency.py \
   tests/integration/test_pacing_forks.py tests/integration/test_pacing_state.py tests/integration/test_client_bounds.py \
-  tests/integration/test_proxy.py tests/integration/test_request_budget.py tests/integration/test_example_convergence.py
+  tests/integration/test_proxy.py tests/integration/test_request_budget.py tests/integration/test_example_convergence.py \
+  tests/integration/test_role_interleaving.py tests/integration/test_example_psk_age_report.py \
+  tests/integration/test_role_vyos.py tests/integration/test_role_ios_xe.py tests/integration/test_device_simulators.py
 
 .venv-%/.installed: tests/requirements-compat.txt tests/constraints-%.txt requirements.txt
 	@python_bin="$$(tests/tools/find-python $(or $(COMPAT_PYVERSION_$*),$(COMPAT_PYVERSION)))" && "$$python_bin" -m venv .venv-$*

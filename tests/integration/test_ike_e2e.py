@@ -11,28 +11,18 @@ import time
 
 import pytest
 
-from cf_emulator import Emulator
 from lab import rotation_traffic
-from lab.ipsec_handoff import CHILD_NAME, Handoff, lab_seed
-from lab.ipsec_lab import IpsecLab, missing_requirements
+from lab.ipsec_handoff import CHILD_NAME
 from lab.udp_echo import EchoTraffic
-from support.playbooks import PlaybookRunner
+from support.ike_lab import lab_handoff
 
 pytestmark = pytest.mark.e2e
-
-_MISSING = missing_requirements()
 
 
 @pytest.fixture
 def handoff(tmp_path):
-    if _MISSING:
-        pytest.skip(f"IKE end-to-end test: {_MISSING}")
-    with IpsecLab(tmp_path / "lab") as lab:
-        emulator = Emulator(seed=lab_seed(lab), tls=True, state_dir=str(tmp_path / "emulator")).start()
-        try:
-            yield Handoff(lab, emulator, PlaybookRunner(tmp_path / "run", emulator))
-        finally:
-            emulator.stop()
+    with lab_handoff(tmp_path) as handoff:
+        yield handoff
 
 
 def test_handed_on_key_authenticates_stale_key_is_refused_new_key_recovers(handoff):
@@ -78,28 +68,20 @@ def test_router_config_is_private_and_names_the_api_identities(handoff):
 def test_router_left_with_a_stale_key_converges_on_the_next_run(tmp_path, with_ipsec_id):
     """Cloudflare's key changed but the router's load failed: the router's stamp is stale, its old key is
     refused; the next run rotates once, hands on, and the IKE SA is ESTABLISHED again; a third run does nothing."""
-    if _MISSING:
-        pytest.skip(f"IKE end-to-end test: {_MISSING}")
-    with IpsecLab(tmp_path / "lab") as lab:
-        emulator = Emulator(seed=lab_seed(lab), tls=True, state_dir=str(tmp_path / "emulator"),
-                            psk_generate_ipsec_id=with_ipsec_id).start()
-        try:
-            handoff = Handoff(lab, emulator, PlaybookRunner(tmp_path / "run", emulator))
-            handoff.first_handoff()
-            assert handoff.router_stamp() == handoff.edge_stamp()
-            failed = handoff.router_left_with_a_stale_key()
-            assert failed.posts == 1 and handoff.router_stamp() != handoff.edge_stamp()
-            assert handoff.evidence.refused_router, "the router's stale key was not refused"
-            rerun, third = handoff.rerun_converges()
-            print(*(f"{what}: exit {code}, psk_generate POSTs {posts}"
-                    for what, code, posts in handoff.evidence.playbook_runs), sep="\n")
-            print(f"IKE SA after the rerun: {handoff.evidence.recovered}")
-            assert rerun.posts == 1 and handoff.router_stamp() == handoff.edge_stamp()
-            assert ", ESTABLISHED, IKEv2" in handoff.evidence.recovered
-            assert third.posts == 0 and "changed=0" in third.stdout
-            assert handoff.key_leaks() == 0, "a key appeared in ansible-playbook's output or log"
-        finally:
-            emulator.stop()
+    with lab_handoff(tmp_path, psk_generate_ipsec_id=with_ipsec_id) as handoff:
+        handoff.first_handoff()
+        assert handoff.router_stamp() == handoff.edge_stamp()
+        failed = handoff.router_left_with_a_stale_key()
+        assert failed.posts == 1 and handoff.router_stamp() != handoff.edge_stamp()
+        assert handoff.evidence.refused_router, "the router's stale key was not refused"
+        rerun, third = handoff.rerun_converges()
+        print(*(f"{what}: exit {code}, psk_generate POSTs {posts}"
+                for what, code, posts in handoff.evidence.playbook_runs), sep="\n")
+        print(f"IKE SA after the rerun: {handoff.evidence.recovered}")
+        assert rerun.posts == 1 and handoff.router_stamp() == handoff.edge_stamp()
+        assert ", ESTABLISHED, IKEv2" in handoff.evidence.recovered
+        assert third.posts == 0 and "changed=0" in third.stdout
+        assert handoff.key_leaks() == 0, "a key appeared in ansible-playbook's output or log"
 
 
 def test_rotations_under_traffic_make_before_break_against_close_and_initiate(handoff):
@@ -121,7 +103,8 @@ def test_rotations_under_traffic_make_before_break_against_close_and_initiate(ha
         assert rotation.lost <= rotation.spi_drops, "make-before-break lost packets beyond the SA hand-over"
         assert rotation.longest_gap < 0.5, rotation
     assert closed.returncode == 0
-    assert closed.lost > 10 and closed.longest_gap > 0.5, closed  # the gap make-before-break removes
+    # The gap make-before-break removes (its length varies with the machine's load: 0.5 to 3.4 s seen).
+    assert closed.lost > 10 and closed.longest_gap > max(r.longest_gap for r in switched), closed
     assert handoff.router_stamp() == handoff.edge_stamp() and handoff.router_holds_key_in_force()
     assert handoff.lab.wait_for_child(handoff.lab.router, handoff.evidence.ike_name, CHILD_NAME, timeout=1)
     assert handoff.key_leaks() == 0, "a key appeared in ansible-playbook's output or log"
@@ -129,9 +112,9 @@ def test_rotations_under_traffic_make_before_break_against_close_and_initiate(ha
 
 def test_switch_to_a_key_the_edge_refuses_fails_and_keeps_the_old_sas(handoff):
     """The edge holds another key than the one handed on: the make-before-break re-authentication is refused,
-    the verification fails the run before the stamp is written, and the old SAs go on carrying traffic."""
+    the verification fails the run, the stamp written with the key is marked unverified (so the next run
+    rotates), and the old SAs go on carrying traffic."""
     handoff.first_handoff()
-    stamp_before = handoff.router_stamp()
     with EchoTraffic(handoff.lab, handoff.lab.workdir / "refused.trace") as traffic:
         time.sleep(1)
         handoff.stage_next_key(edge_out_of_step=True)
@@ -145,8 +128,7 @@ def test_switch_to_a_key_the_edge_refuses_fails_and_keeps_the_old_sas(handoff):
     print(f"run exit {run.returncode} in {end - start:.1f} s; {window}")
 
     assert run.returncode != 0
-    failed_task = run.stdout.split("\nfatal: ")[0].rsplit("TASK [", 1)[-1]
-    assert failed_task.startswith("Verify that the CHILD_SA is up under an IKE SA of the new key"), failed_task[:200]
-    assert handoff.router_stamp() == stamp_before != handoff.edge_stamp(), "the stamp moved without the key in use"
+    assert "failed at 'Fail, no IKE SA of the new key carries the CHILD_SA'" in run.stdout, run.stdout[-3000:]
+    assert handoff.router_stamp() == "unverified", "the stamp of a key not in use was left trusted"
     assert window.sent > 100 and window.lost == 0, "the old SAs stopped carrying traffic"
     assert handoff.key_leaks() == 0, "a key appeared in ansible-playbook's output or log"
