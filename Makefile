@@ -57,7 +57,8 @@ COMPAT_IGNORE ?= tests/integration/test_faults.py tests/integration/test_pacing.
   tests/integration/test_pacing_forks.py tests/integration/test_pacing_state.py tests/integration/test_client_bounds.py \
   tests/integration/test_proxy.py tests/integration/test_request_budget.py tests/integration/test_example_convergence.py \
   tests/integration/test_role_interleaving.py tests/integration/test_example_psk_age_report.py \
-  tests/integration/test_role_vyos.py tests/integration/test_role_ios_xe.py tests/integration/test_device_simulators.py
+  tests/integration/test_role_vyos.py tests/integration/test_role_ios_xe.py \
+  tests/integration/test_example_network_playbooks.py
 
 .venv-%/.installed: tests/requirements-compat.txt tests/constraints-%.txt requirements.txt
 	@python_bin="$$(tests/tools/find-python $(or $(COMPAT_PYVERSION_$*),$(COMPAT_PYVERSION)))" && "$$python_bin" -m venv .venv-$*
