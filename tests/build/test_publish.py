@@ -56,7 +56,9 @@ def test_tarball_leaves_out_development_files(tarball):
     assert not [n for n in listing if n.startswith((".venv", "collections/", ".git/", "tests/output"))]
     assert "meta/runtime.yml" in listing and "plugins/modules/ipsec_psk.py" in listing
     role = {"roles/tunnel_psk/meta/argument_specs.yml", "roles/tunnel_psk/tasks/main.yml",
-            "roles/tunnel_psk/templates/strongswan/swanctl.conf.j2", "roles/tunnel_psk/defaults/main/core.yml"}
+            "roles/tunnel_psk/templates/strongswan/swanctl.conf.j2", "roles/tunnel_psk/defaults/main/core.yml",
+            "roles/tunnel_psk/tasks/vyos/handoff.yml", "roles/tunnel_psk/templates/vyos/tunnel.set.j2",
+            "roles/tunnel_psk/tasks/ios_xe/handoff.yml", "roles/tunnel_psk/templates/ios_xe/magic_wan.cfg.j2"}
     assert role <= set(listing), sorted(role - set(listing))
     # `make demo` from the unpacked tarball: the demo, its lab, and the emulator it starts all ship.
     demo_needs = {"docs/examples/demo.py", "docs/examples/lab/ipsec_lab.py", "tests/emulator/cf_emulator/process.py"}

@@ -1,0 +1,264 @@
+"""The tunnel_psk role on VyOS, end to end: ansible-playbook -> network_cli (paramiko) -> vyos.vyos's terminal,
+cliconf, vyos_command and vyos_config -> an SSH server playing a VyOS 1.4 router (tests/devices/vyos.py), with
+the key rotated at the emulator. The router's IKE SA comes up only when its secret is the emulator's key in force."""
+
+from __future__ import annotations
+
+import pytest
+
+from devices.sshcli import SshDeviceServer
+from devices.vyos import VyosDevice
+from support.network_role import NetworkRoleRunner, posts, recap
+
+TUNNEL = "tunnel_nyc_01"
+DEVICE_USER, DEVICE_PASSWORD = "vyos", "device-login-7Hq2"
+PEER = f"vpn ipsec site-to-site peer CF_{TUNNEL}"
+VERBOSITY = 4
+PSK_ENTRY = f"vpn ipsec authentication psk CF_{TUNNEL}"
+
+
+@pytest.fixture
+def tunnel(emulator):
+    return next(t for t in emulator.tunnels() if t["name"] == TUNNEL)
+
+
+@pytest.fixture
+def device(emulator, tunnel):
+    """A VyOS router whose far end is the emulator: its SA is up only with the key in force there."""
+    return VyosDevice("vyos-nyc", edge_key=lambda remote: emulator.edge_psk(tunnel["id"])
+                      if remote == tunnel["cloudflare_endpoint"] else None)
+
+
+@pytest.fixture
+def server(device):
+    with SshDeviceServer(lambda: device, DEVICE_USER, DEVICE_PASSWORD) as running:
+        yield running
+
+
+@pytest.fixture
+def runner(tmp_path, emulator, server, tunnel):
+    # The platform from ansible_network_os; the published fqdn form of the identity, since the emulator's
+    # psk_generate answers no ipsec_id unless told to.
+    return NetworkRoleRunner(tmp_path / "run", emulator, server, "vyos.vyos.vyos", DEVICE_USER, DEVICE_PASSWORD,
+                             tunnel=TUNNEL, host_vars={"tunnel_psk_ike_id": emulator.ipsec_id(tunnel["id"])})
+
+
+def _leaf(device, path):
+    """The value ``show configuration commands`` prints for ``path`` (quotes removed), or None."""
+    for line in device.config_lines("running"):
+        if line.startswith(f"set {path} "):
+            return line[len(f"set {path} "):].strip("'")
+    return None
+
+
+def _holds_key_in_force(device, emulator, tunnel):
+    """Whether the router's committed secret is the emulator's key in force (a bool: no key in a failure message)."""
+    return _leaf(device, f"{PSK_ENTRY} secret") == emulator.edge_psk(tunnel["id"])
+
+
+def _stamp(emulator, tunnel):
+    return emulator.tunnel(tunnel["id"])["psk_metadata"]["last_generated_on"]
+
+
+# Every result the role registers from a vendor module, printed after the role: none may hold a key.
+SHOW_REGISTERED = [{"name": f"Show {name}", "ansible.builtin.debug": {"var": name}} for name in (
+    "__tunnel_psk_vyos_preflight", "__tunnel_psk_vyos_check", "__tunnel_psk_vyos_sa",
+    "__tunnel_psk_vyos_stamp_after", "__tunnel_psk_vyos_stamp_now", "__tunnel_psk_vyos_mark")]
+
+
+def _assert_no_key(run, emulator, *more):
+    """No key the emulator ever answered, nor the device login, nor ``more``, in anything the run printed or
+    logged. The count is kept apart so that a failing assertion does not print the keys themselves."""
+    found = run.hits(*emulator.generated_psks(), DEVICE_PASSWORD, *more)
+    assert found == 0, f"{found} occurrence(s) of a key or credential in the run's output"
+
+
+def test_hand_off_commits_the_key_in_force_with_its_stamp_and_the_guide_parameters(runner, emulator, tunnel, device):
+    run = runner.run_role()
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert _holds_key_in_force(device, emulator, tunnel), "the router does not hold the key in force"
+    assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
+    saved = device.saved == device.running
+    assert saved, "the configuration was committed but not saved"
+    assert device.commits == 1, "the key and its stamp travel in one commit"
+    # Cloudflare's VyOS guide: IKEv2, AES-256-GCM + SHA-512 + DH 20 for IKE and ESP, PFS, DPD restart,
+    # route-based (vti bind, no auto-installed routes), the router initiates, identities both ways.
+    config = set(device.config_lines("running"))
+    expected = {
+        "set vpn ipsec ike-group CF_IKE key-exchange 'ikev2'",
+        "set vpn ipsec ike-group CF_IKE proposal 1 encryption 'aes256gcm128'",
+        "set vpn ipsec ike-group CF_IKE proposal 1 hash 'sha512'",
+        "set vpn ipsec ike-group CF_IKE proposal 1 dh-group '20'",
+        "set vpn ipsec ike-group CF_IKE dead-peer-detection action 'restart'",
+        "set vpn ipsec ike-group CF_IKE disable-mobike",
+        "set vpn ipsec esp-group CF_ESP proposal 1 encryption 'aes256gcm128'",
+        "set vpn ipsec esp-group CF_ESP pfs 'enable'",
+        "set vpn ipsec esp-group CF_ESP mode 'tunnel'",
+        "set vpn ipsec options disable-route-autoinstall",
+        f"set {PEER} connection-type 'initiate'",
+        f"set {PEER} authentication mode 'pre-shared-secret'",
+        f"set {PEER} authentication remote-id '{tunnel['cloudflare_endpoint']}'",
+        f"set {PEER} remote-address '{tunnel['cloudflare_endpoint']}'",
+        f"set {PEER} local-address '{tunnel['customer_endpoint']}'",
+        f"set {PEER} vti bind 'vti0'",
+        f"set {PEER} vti esp-group 'CF_ESP'",
+        f"set {PSK_ENTRY} id '{tunnel['cloudflare_endpoint']}'",
+        # interface_address 10.252.2.26/31 is Cloudflare's side; the router takes the other address.
+        "set interfaces vti vti0 address '10.252.2.27/31'",
+    }
+    assert expected <= config, sorted(expected - config)
+    identity = _leaf(device, f"{PEER} authentication local-id")
+    assert identity and f"set {PSK_ENTRY} id '{identity}'" in config
+    assert "show vpn ike sa" in device.lines, "the hand-off was not verified on the router"
+    assert posts(emulator) == 1
+
+
+def test_a_second_run_changes_nothing(runner, emulator, tunnel, device):
+    assert runner.run_role().returncode == 0
+    before, commits, sent = posts(emulator), device.commits, len(device.lines)
+    again = runner.run_role()
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert posts(emulator) == before, "a router that holds the key in force made the run rotate"
+    assert recap(again)["changed"] == 0, again.stdout[-3000:]
+    assert device.commits == commits
+    writes = ("configure", "set vpn", "set interfaces", "commit", "save")
+    assert not any(line.startswith(writes) for line in device.lines[sent:])
+
+
+@pytest.mark.parametrize("router_stamp", ["stale", "missing", "unverified"])
+def test_a_router_without_the_key_in_force_is_repaired_at_once(runner, emulator, tunnel, device, router_stamp):
+    """A restored backup (old key, old stamp), a hand-made peer (no stamp) or a failed hand-off (unverified)."""
+    assert runner.run_role().returncode == 0
+    description = ("vpn", "ipsec", "site-to-site", "peer", f"CF_{TUNNEL}", "description")
+    secret = ("vpn", "ipsec", "authentication", "psk", f"CF_{TUNNEL}", "secret")
+    device.running = [line for line in device.running if line[:-1] not in (description, secret)]
+    device.running.append(secret + ("an-old-key-from-a-backup",))
+    if router_stamp != "missing":
+        old = "2025-01-01T00:00:00Z" if router_stamp == "stale" else "unverified"
+        device.running.append(description + (f"cloudflare.magic psk {old}",))
+    before = posts(emulator)
+    run = runner.run_role()
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert posts(emulator) == before + 1
+    assert _holds_key_in_force(device, emulator, tunnel), "the router does not hold the key in force"
+    assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
+    _assert_no_key(run, emulator, "an-old-key-from-a-backup")
+
+
+def test_a_router_configured_by_the_earlier_example_playbook_keeps_its_key(runner, emulator, tunnel, device):
+    """docs/examples/rotate_and_configure_vyos.yml wrote `cloudflare.magic <tunnel> psk <stamp>`: a job that
+    switches to the role must not rotate a key the router holds."""
+    assert runner.run_role().returncode == 0
+    description = ("vpn", "ipsec", "site-to-site", "peer", f"CF_{TUNNEL}", "description")
+    device.running = [line for line in device.running if line[:-1] != description]
+    device.running.append(description + (f"cloudflare.magic {TUNNEL} psk {_stamp(emulator, tunnel)}",))
+    before = posts(emulator)
+    run = runner.run_role()
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert posts(emulator) == before
+
+
+def test_an_unreachable_router_fails_before_anything_rotates(runner, emulator, server):
+    server.refuse = True
+    run = runner.run_role()
+    assert run.returncode != 0
+    assert posts(emulator) == 0
+    assert "router1 did not answer over network_cli" in run.stdout, run.stdout[-3000:]
+    assert "nothing was rotated" in run.stdout
+
+
+@pytest.mark.parametrize("host_vars, named", [({"tunnel_psk_vyos_peer": "CF tunnel.nyc"}, "tunnel_psk_vyos_peer"),
+                                              ({"tunnel_psk_vyos_vti": "eth0"}, "tunnel_psk_vyos_vti")])
+def test_a_name_vyos_would_refuse_fails_before_anything_is_sent(runner, emulator, device, host_vars, named):
+    run = runner.run_role(host_vars=host_vars)
+    assert run.returncode != 0
+    assert named in run.stdout and "nothing was sent" in run.stdout, run.stdout[-3000:]
+    assert posts(emulator) == 0 and device.lines == []
+
+
+def test_an_older_vyos_is_refused_before_anything_rotates(runner, emulator, device):
+    device.version = "1.3.8"
+    run = runner.run_role()
+    assert run.returncode != 0, run.stdout[-3000:]
+    assert posts(emulator) == 0
+    assert "VyOS 1.3.8" in run.stdout and "1.4 or later" in run.stdout, run.stdout[-3000:]
+
+
+def test_a_hand_off_that_does_not_come_up_is_marked_unverified_and_the_next_run_repairs(
+        runner, emulator, tunnel, device):
+    far_end = device.edge_key
+    device.edge_key = lambda remote: "the far end holds another key"
+    run = runner.run_role(host_vars={"tunnel_psk_verify_timeout": 1}, verbosity=3)
+    assert run.returncode != 0
+    assert "the next run rotates and repairs the router" in run.stdout, run.stdout[-3000:]
+    assert _leaf(device, f"{PEER} description") == "cloudflare.magic psk unverified"
+    saved = device.saved == device.running
+    assert saved, "the unverified mark was not saved"
+    _assert_no_key(run, emulator)
+    device.edge_key = far_end
+    repaired = runner.run_role()
+    assert repaired.returncode == 0, repaired.stdout[-3000:]
+    assert posts(emulator) == 2
+    assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
+
+
+def test_no_key_in_any_output_even_at_vvvv_with_the_vendor_results(runner, emulator, tunnel, device):
+    """stdout, stderr and log_path at -vvvv with --diff, the role's registered vendor results printed, on a
+    first hand-off and on a rotation that replaces a key. vyos_config's commands and the router's compare (its
+    diff) hold both keys."""
+    first = runner.run_role("--diff", verbosity=VERBOSITY, post_tasks=SHOW_REGISTERED)
+    assert first.returncode == 0, first.stdout[-3000:]
+    old_key = emulator.edge_psk(tunnel["id"])
+    second = runner.run_role("--diff", host_vars={"tunnel_psk_max_age": "1s"}, verbosity=VERBOSITY,
+                             post_tasks=SHOW_REGISTERED)
+    assert second.returncode == 0, second.stdout[-3000:]
+    rotated = emulator.edge_psk(tunnel["id"]) != old_key
+    assert rotated, "the second run did not rotate"
+    assert _holds_key_in_force(device, emulator, tunnel), "the router does not hold the key in force"
+    # the device received both keys and showed both in its compare: the leak check has something to find
+    received_old_key = any(old_key in line for line in device.lines)
+    assert received_old_key
+    for run in (first, second):
+        _assert_no_key(run, emulator)
+        assert "Commit the key and its stamp in one commit" in run.stdout
+        assert '"__tunnel_psk_vyos_sa": {' in run.stdout, "the registered results were not shown"
+
+
+def test_check_mode_lists_the_lines_that_would_change_with_the_key_masked(runner, emulator, tunnel, device):
+    assert runner.run_role().returncode == 0
+    key, running = emulator.edge_psk(tunnel["id"]), list(device.running)
+    run = runner.run_role("--check", "--diff", host_vars={"tunnel_psk_max_age": "1s"}, verbosity=2,
+                          post_tasks=SHOW_REGISTERED)
+    assert run.returncode == 0, run.stdout[-3000:]
+    unchanged = emulator.edge_psk(tunnel["id"]) == key
+    assert unchanged, "check mode rotated the key"
+    untouched = device.running == running and device.saved == running
+    assert untouched, "check mode changed the router's configuration"
+    assert f"set {PSK_ENTRY} secret '********'" in run.stdout
+    assert f"set {PEER} description 'cloudflare.magic psk (the new key, generated by this run)'" in run.stdout
+    assert f"set {PEER} vti bind" not in run.stdout, "a line the router already holds was listed as a change"
+    assert '"__tunnel_psk_vyos_check": {' in run.stdout, "the registered vendor result was not shown"
+    _assert_no_key(run, emulator)
+
+
+def test_a_newer_run_that_wrote_during_verification_fails_this_one_and_keeps_its_stamp(
+        runner, emulator, tunnel, device):
+    """Overlapping runs: while this run waits for the SA, a newer run commits its own key and stamp. This run
+    must not report success for a key the router no longer holds."""
+    description = ("vpn", "ipsec", "site-to-site", "peer", f"CF_{TUNNEL}", "description")
+    answer = device.handle
+
+    def newer_run_commits_during_verification(line):
+        output = answer(line)
+        if line.strip() == "show vpn ike sa":
+            device.running = [c for c in device.running if c[:-1] != description]
+            device.running.append(description + ("cloudflare.magic psk 2099-01-01T00:00:00Z",))
+        return output
+
+    device.handle = newer_run_commits_during_verification
+    run = runner.run_role()
+    assert run.returncode != 0
+    assert "no longer records the key" in run.stdout and "the next run rotates and repairs" in run.stdout, \
+        run.stdout[-3000:]
+    assert _leaf(device, f"{PEER} description") == "cloudflare.magic psk 2099-01-01T00:00:00Z", \
+        "the newer run's stamp was overwritten"
