@@ -162,7 +162,7 @@ class Handoff:
         stamp_before = self.router_stamp()
         time.sleep(1.1)
         run = self.run_example("rotation whose load fails", load=True, load_command=["sh", "-c", "exit 1"],
-                                expect_success=False, psk_max_age="1s")
+                               expect_success=False, psk_max_age="1s")
         self.check_edge_holds_key_in_force(staged)
         # The key and its stamp were written together; the failed load marks that stamp unverified.
         if run.returncode == 0 or self.router_stamp() not in (stamp_before, "unverified"):
