@@ -7,6 +7,7 @@ emulator's request record. Keys are compared, never printed; every run's stdout 
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 
@@ -40,6 +41,11 @@ def role_run(router, what, args=(), reachable=True, **inputs):
     values.update(inputs)
     values = {k: v for k, v in values.items() if v is not None}  # None: the input is not given at all
     return router.run(what, reachable=reachable, playbook=router.playbook, args=args, **values)
+
+
+def router_form(key):
+    """The key as the router's file holds it (base64, after swanctl's 0s)."""
+    return base64.b64encode(key.encode()).decode()
 
 
 def all_requests(router):
@@ -146,3 +152,17 @@ def test_without_a_platform_the_role_fails_naming_tunnel_psk_platform(router):
     run = role_run(router, "no platform", tunnel_psk_platform=None)
     assert run.returncode != 0 and "set tunnel_psk_platform to strongswan, vyos or ios_xe" in run.run.stdout
     assert all_requests(router) == []
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["one-request", "bulk"])
+def test_no_key_is_left_in_the_hosts_vars_for_a_later_task_to_print(router, bulk):
+    """A later play that dumps the host's variables (a common way to debug a job) must not print the key
+    the role handed on: the role's registered results are emptied of keys once the hand-off is over."""
+    router.playbook.write_text(router.playbook.read_text() + yaml.safe_dump([{
+        "name": "A later play that debugs the job", "hosts": "router", "gather_facts": False,
+        "tasks": [{"ansible.builtin.debug": {"var": "hostvars[inventory_hostname]"}}]}]))
+    run = role_run(router, "role, then a dump of hostvars", tunnel_psk_bulk=bulk)
+    assert run.returncode == 0, run.run.stdout[-3000:]
+    assert router.holds_key_in_force() and router.stamp_is_edge_stamp() and "__tunnel_psk_rotation" in run.run.stdout
+    keys = router.emulator.generated_psks()
+    assert router.key_leaks() == 0 and run.run.hits(*map(router_form, keys)) == 0, "hostvars still hold the key"
