@@ -166,3 +166,16 @@ def test_no_key_is_left_in_the_hosts_vars_for_a_later_task_to_print(router, bulk
     assert router.holds_key_in_force() and router.stamp_is_edge_stamp() and "__tunnel_psk_rotation" in run.run.stdout
     keys = router.emulator.generated_psks()
     assert router.key_leaks() == 0 and run.run.hits(*map(router_form, keys)) == 0, "hostvars still hold the key"
+
+
+@pytest.mark.parametrize("written", ["secret=", "secret\t=  ", "  secret =\t"], ids=["no-spaces", "tab", "indent"])
+def test_check_mode_masks_a_key_line_written_in_another_spacing(router, written):
+    """swanctl.conf allows any spacing around '='; a router file edited by hand (or by a tool) that writes
+    `secret=0s...` must be masked on the router just the same, in the diff and in -vvv's output of the read."""
+    assert role_run(router, "first hand-off").returncode == 0
+    router.config.write_text(re.sub(r"^\s*secret = ", written, router.config.read_text(), flags=re.MULTILINE))
+    checked = role_run(router, "check and diff", args=["-vvv", "--check", "--diff"], tunnel_psk_max_age="1s")
+    assert checked.returncode == 0 and checked.posts == 0, checked.run.stdout[-3000:]
+    assert "secret = ********" in checked.run.stdout or "secret= ********" in checked.run.stdout
+    keys = router.emulator.generated_psks()
+    assert router.key_leaks() == 0 and checked.run.hits(*map(router_form, keys)) == 0, "the router's key was shown"
