@@ -136,9 +136,13 @@ def test_check_mode_on_a_new_router_shows_the_file_it_would_create(router):
     ({"tunnel_psk_platform": "junos"}, "tunnel_psk_platform"),
     ({"tunnel_psk_verify_timeout": "soon"}, "tunnel_psk_verify_timeout"),
     ({"tunnel_psk_swanctl_options": {"uri": "x"}}, "tunnel_psk_swanctl_options"),
+    # Text where a list belongs (an AWX extra var or survey answer): the argument spec splits it on commas
+    # to check it, but the role would get the text, run it as one program name after the rotation, and fail.
+    ({"tunnel_psk_swanctl_load_command": "swanctl --load-all"}, "tunnel_psk_swanctl_load_command"),
+    ({"tunnel_psk_swanctl_options": "--uri,unix:///var/run/charon.vici"}, "tunnel_psk_swanctl_options"),
     ({"tunnel_psk_tunnel_name": "", "tunnel_psk_tunnel_id": ""}, "exactly one of tunnel_psk_tunnel_name"),
     ({"tunnel_psk_tunnel_id": "0" * 32}, "exactly one of tunnel_psk_tunnel_name"),
-], ids=["bool", "choices", "int", "list", "no-tunnel", "both-tunnels"])
+], ids=["bool", "choices", "int", "list", "no-tunnel", "both-tunnels", "command-as-text", "options-as-text"])
 def test_a_wrong_input_fails_before_any_request(router, inputs, message):
     run = role_run(router, "wrong input", **inputs)
     assert run.returncode != 0
