@@ -63,13 +63,23 @@ IPSEC_PSK_REQUIRED_ONE_OF = [["ipsec_tunnel_id", "ipsec_tunnel_name"]]
 
 def check_text_options(spec, args):
     """Refuse a list or a mapping given to a ``str`` option, before Ansible's argument validation
-    would turn it into its text (``['key']``) and send that; OptionError names the option, not the value."""
+    would turn it into its text (``['key']``) and send that; OptionError names the option, not the value.
+
+    A secret (a ``no_log`` option) that YAML read as a number or a boolean is refused too: its text is not
+    what was written (a float loses digits, ``0x1F`` becomes ``31``), so the key sent would not be the
+    router's. Other options keep taking numbers (``max_age: 3600``)."""
     for option, option_spec in spec.items():
         value = args.get(option)
-        if option_spec.get("type") == "str" and isinstance(value, (list, tuple, dict)):
+        if option_spec.get("type") != "str":
+            continue
+        if isinstance(value, (list, tuple, dict)):
             kind = "mapping" if isinstance(value, dict) else "list"
-            raise OptionError(option, f"must be one string, not a {kind}; nothing was sent to Cloudflare",
-                              "Give a single quoted value (for a key from a vault, the key itself).")
+        elif option_spec.get("no_log") and isinstance(value, (bool, int, float)):
+            kind = "boolean" if isinstance(value, bool) else "number"
+        else:
+            continue
+        raise OptionError(option, f"must be one string, not a {kind}; nothing was sent to Cloudflare",
+                          "Give a single quoted value (for a key from a vault, the key itself).")
 
 
 def check_identifier(option, value, env=None):

@@ -82,9 +82,9 @@ options:
       - Set this key, from your own vault or HSM, instead of having Cloudflare generate one. It is sent
         with C(POST /accounts/{account_id}/magic/ipsec_tunnels/psk) (one entry) and returned as RV(psk)
         once Cloudflare applied it; a lost answer is re-sent with the same key, which converges.
-      - It must be one string (a list or a mapping is refused), at least 16 characters long, without
-        control characters and without white space at either end; otherwise the task fails before any
-        request. A key Cloudflare refuses fails the task, and the tunnel keeps its key.
+      - It must be one string (a list, a mapping, or a number or boolean as YAML reads an unquoted value, is
+        refused), at least 16 characters long, without control characters and without white space at either
+        end; otherwise the task fails before any request. A key Cloudflare refuses fails the task, and the tunnel keeps its key.
       - Why 16. Cloudflare documents no length for a key, and the keys it generates have 32 or 43 characters.
         A short IKEv2 pre-shared key can be guessed offline by anyone who records one IKE exchange. A short
         key could also turn up by chance inside other text, such as an error message, where masking it

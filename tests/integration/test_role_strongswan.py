@@ -7,6 +7,7 @@ emulator's request record. Keys are compared, never printed; every run's stdout 
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 
@@ -40,6 +41,11 @@ def role_run(router, what, args=(), reachable=True, **inputs):
     values.update(inputs)
     values = {k: v for k, v in values.items() if v is not None}  # None: the input is not given at all
     return router.run(what, reachable=reachable, playbook=router.playbook, args=args, **values)
+
+
+def router_form(key):
+    """The key as the router's file holds it (base64, after swanctl's 0s)."""
+    return base64.b64encode(key.encode()).decode()
 
 
 def all_requests(router):
@@ -130,9 +136,13 @@ def test_check_mode_on_a_new_router_shows_the_file_it_would_create(router):
     ({"tunnel_psk_platform": "junos"}, "tunnel_psk_platform"),
     ({"tunnel_psk_verify_timeout": "soon"}, "tunnel_psk_verify_timeout"),
     ({"tunnel_psk_swanctl_options": {"uri": "x"}}, "tunnel_psk_swanctl_options"),
+    # Text where a list belongs (an AWX extra var or survey answer): the argument spec splits it on commas
+    # to check it, but the role would get the text, run it as one program name after the rotation, and fail.
+    ({"tunnel_psk_swanctl_load_command": "swanctl --load-all"}, "tunnel_psk_swanctl_load_command"),
+    ({"tunnel_psk_swanctl_options": "--uri,unix:///var/run/charon.vici"}, "tunnel_psk_swanctl_options"),
     ({"tunnel_psk_tunnel_name": "", "tunnel_psk_tunnel_id": ""}, "exactly one of tunnel_psk_tunnel_name"),
     ({"tunnel_psk_tunnel_id": "0" * 32}, "exactly one of tunnel_psk_tunnel_name"),
-], ids=["bool", "choices", "int", "list", "no-tunnel", "both-tunnels"])
+], ids=["bool", "choices", "int", "list", "no-tunnel", "both-tunnels", "command-as-text", "options-as-text"])
 def test_a_wrong_input_fails_before_any_request(router, inputs, message):
     run = role_run(router, "wrong input", **inputs)
     assert run.returncode != 0
@@ -146,3 +156,30 @@ def test_without_a_platform_the_role_fails_naming_tunnel_psk_platform(router):
     run = role_run(router, "no platform", tunnel_psk_platform=None)
     assert run.returncode != 0 and "set tunnel_psk_platform to strongswan, vyos or ios_xe" in run.run.stdout
     assert all_requests(router) == []
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["one-request", "bulk"])
+def test_no_key_is_left_in_the_hosts_vars_for_a_later_task_to_print(router, bulk):
+    """A later play that dumps the host's variables (a common way to debug a job) must not print the key
+    the role handed on: the role's registered results are emptied of keys once the hand-off is over."""
+    router.playbook.write_text(router.playbook.read_text() + yaml.safe_dump([{
+        "name": "A later play that debugs the job", "hosts": "router", "gather_facts": False,
+        "tasks": [{"ansible.builtin.debug": {"var": "hostvars[inventory_hostname]"}}]}]))
+    run = role_run(router, "role, then a dump of hostvars", tunnel_psk_bulk=bulk)
+    assert run.returncode == 0, run.run.stdout[-3000:]
+    assert router.holds_key_in_force() and router.stamp_is_edge_stamp() and "__tunnel_psk_rotation" in run.run.stdout
+    keys = router.emulator.generated_psks()
+    assert router.key_leaks() == 0 and run.run.hits(*map(router_form, keys)) == 0, "hostvars still hold the key"
+
+
+@pytest.mark.parametrize("written", ["secret=", "secret\t=  ", "  secret =\t"], ids=["no-spaces", "tab", "indent"])
+def test_check_mode_masks_a_key_line_written_in_another_spacing(router, written):
+    """swanctl.conf allows any spacing around '='; a router file edited by hand (or by a tool) that writes
+    `secret=0s...` must be masked on the router just the same, in the diff and in -vvv's output of the read."""
+    assert role_run(router, "first hand-off").returncode == 0
+    router.config.write_text(re.sub(r"^\s*secret = ", written, router.config.read_text(), flags=re.MULTILINE))
+    checked = role_run(router, "check and diff", args=["-vvv", "--check", "--diff"], tunnel_psk_max_age="1s")
+    assert checked.returncode == 0 and checked.posts == 0, checked.run.stdout[-3000:]
+    assert "secret = ********" in checked.run.stdout or "secret= ********" in checked.run.stdout
+    keys = router.emulator.generated_psks()
+    assert router.key_leaks() == 0 and checked.run.hits(*map(router_form, keys)) == 0, "the router's key was shown"

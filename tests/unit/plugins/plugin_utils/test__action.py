@@ -94,6 +94,18 @@ def test_a_psk_given_as_a_list_or_a_mapping_is_refused_before_anything_runs(psk,
     assert made == [] and "psk" not in result
 
 
+@pytest.mark.parametrize("psk", [98765432109876543210987654321, 1234567890.12345678901, True],
+                         ids=["int", "float", "bool"])
+def test_a_psk_that_yaml_read_as_a_number_or_a_boolean_is_refused_as_bulk_refuses_it(psk, monkeypatch):
+    """Unquoted, YAML reads such a key as a number (a float loses digits) or a boolean; turned into text, it
+    would be sent as a key other than the one written. ipsec_psk_bulk refuses it; ipsec_psk must too."""
+    args = {"account_id": ACCOUNT, "api_token": TOKEN, "ipsec_tunnel_id": TUNNEL, "psk": psk}
+    result, action, made = run(PskAction, {"changed": True, "psk": "never"}, monkeypatch, args=args)
+    assert result["failed"] is True and result["msg"].startswith("Invalid options for cloudflare.magic.ipsec_psk: psk:")
+    assert "must be one string" in result["msg"] and "nothing was sent" in result["msg"], result["msg"]
+    assert str(psk)[:10] not in result["msg"] and made == [] and "psk" not in result
+
+
 def test_a_bulk_psks_value_given_as_a_list_is_refused_too(monkeypatch):
     from ansible_collections.cloudflare.magic.plugins.module_utils._bulk import BulkRequest, IPSEC_PSK_BULK_SPEC
     from ansible_collections.cloudflare.magic.plugins.module_utils._errors import OptionError
