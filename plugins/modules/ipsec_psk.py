@@ -31,6 +31,7 @@ author:
   - cloudflare.magic developers (@cloudflare-magic)
 extends_documentation_fragment:
   - cloudflare.magic.connection
+  - cloudflare.magic.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.actiongroups
@@ -102,25 +103,6 @@ attributes:
     support: full
     details:
       - Shows the tunnel's C(psk_metadata) before and after, never the key.
-  action:
-    support: full
-    details:
-      - Runs on the controller; nothing is sent to the inventory host.
-  async:
-    support: none
-  action_group:
-    membership:
-      - cloudflare.magic.magic
-    details:
-      - Set options once for every task of the collection with C(module_defaults) and
-        C(group/cloudflare.magic.magic); see the examples.
-  bypass_host_loop:
-    support: none
-  platform:
-    platforms: all
-    support: full
-    details:
-      - Whatever the host's connection, the API is called from the controller.
 seealso:
   - name: Cloudflare API, Generate Pre Shared Key (PSK) for IPsec tunnels
     description: The endpoint this module calls.

@@ -25,6 +25,7 @@ author:
   - cloudflare.magic developers (@cloudflare-magic)
 extends_documentation_fragment:
   - cloudflare.magic.connection
+  - cloudflare.magic.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.actiongroups
@@ -68,25 +69,6 @@ attributes:
     support: N/A
     details:
       - Nothing is changed, so there is no difference to show.
-  action:
-    support: full
-    details:
-      - Runs on the controller; nothing is sent to the inventory host.
-  async:
-    support: none
-  action_group:
-    membership:
-      - cloudflare.magic.magic
-    details:
-      - Set options once for every task of the collection with C(module_defaults) and
-        C(group/cloudflare.magic.magic).
-  bypass_host_loop:
-    support: none
-  platform:
-    platforms: all
-    support: full
-    details:
-      - Whatever the host's connection, the API is called from the controller.
 seealso:
   - module: cloudflare.magic.ipsec_psk
   - module: cloudflare.magic.ipsec_psk_bulk
