@@ -10,6 +10,9 @@ from __future__ import annotations
 import base64
 import ipaddress
 import re
+import stat
+import sys
+import time
 
 import pytest
 import yaml
@@ -32,15 +35,28 @@ def router(tmp_path):
         emulator.stop()
 
 
-def role_run(router, what, args=(), reachable=True, **inputs):
-    """Run the role with its own inputs; the router folder's load command stands for charon's."""
+def role_inputs(router, **inputs):
+    """The role's inputs for the router folder; the load command stands for charon's (None: not given)."""
     values = {"tunnel_psk_platform": "strongswan", "tunnel_psk_tunnel_name": router.tunnel["name"],
               "tunnel_psk_swanctl_conf_dir": str(router.conf_dir), "tunnel_psk_ca_path": router.emulator.ca_file,
               "tunnel_psk_swanctl_load_command": ["cp", str(router.config), str(router.conf_dir.parent / LOADED)],
               "tunnel_psk_verify": False}
     values.update(inputs)
-    values = {k: v for k, v in values.items() if v is not None}  # None: the input is not given at all
-    return router.run(what, reachable=reachable, playbook=router.playbook, args=args, **values)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def role_run(router, what, args=(), reachable=True, **inputs):
+    """Run the role with its own inputs; the router folder's load command stands for charon's."""
+    return router.run(what, reachable=reachable, playbook=router.playbook, args=args, **role_inputs(router, **inputs))
+
+
+def wait_for(path, started, timeout=120):
+    """Block until ``path`` exists (a stand-in reached the point the test waits for) while the run goes on."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert started["process"].poll() is None, started["process"].communicate()[0][-3000:]
+        assert time.monotonic() < deadline, f"the run never reached {path.name}"
+        time.sleep(0.05)
 
 
 def router_form(key):
@@ -183,3 +199,87 @@ def test_check_mode_masks_a_key_line_written_in_another_spacing(router, written)
     assert "secret = ********" in checked.run.stdout or "secret= ********" in checked.run.stdout
     keys = router.emulator.generated_psks()
     assert router.key_leaks() == 0 and checked.run.hits(*map(router_form, keys)) == 0, "the router's key was shown"
+
+
+def test_a_run_killed_while_charon_loads_leaves_a_pending_stamp_and_the_next_run_loads_the_key(router):
+    """SIGKILL (an AWX cancel, an OOM kill) inside the load: no rescue runs. The key was written under
+    "pending <time>", which the next run takes for no stamp: it rotates, loads, proves the load, and
+    records the stamp in force; the run after that has nothing to do."""
+    loading = router.workdir / "charon-is-loading"
+    killed = router.start("killed while loading", playbook=router.playbook, **role_inputs(
+        router, tunnel_psk_swanctl_load_command=["sh", "-c", f'touch "{loading}"; exec sleep 300']))
+    wait_for(loading, killed)
+    assert router.stamp() == "pending " + router.edge_stamp(), "the key was written with a stamp in force"
+    router.kill(killed)
+    assert router.loaded_key() is None
+    nxt = role_run(router, "next run")
+    assert nxt.returncode == 0, nxt.run.stdout[-3000:]
+    assert nxt.posts == 1, "the next run trusted the killed run's stamp"
+    assert router.holds_key_in_force() and router.stamp_is_edge_stamp()
+    quiet = role_run(router, "the run after")
+    assert (quiet.returncode, quiet.posts, quiet.recap_changed) == (0, 0, 0), quiet.run.stdout[-3000:]
+    assert router.key_leaks() == 0
+
+
+def test_a_load_charon_does_not_show_keeps_the_stamp_pending_then_unverified(router):
+    """Without verification the load is proven by the connection in swanctl --list-conns: a load command that
+    succeeds without loading anything leaves the stamp unverified (the rescue), and the run fails."""
+    run = role_run(router, "load that loads nothing", tunnel_psk_swanctl_load_command=["true"])
+    assert run.returncode != 0 and "swanctl --list-conns" in run.run.stdout, run.run.stdout[-3000:]
+    assert router.stamp() == "unverified" and router.loaded_key() is None
+    nxt = role_run(router, "next run")
+    assert nxt.returncode == 0 and nxt.posts == 1 and router.holds_key_in_force() and router.stamp_is_edge_stamp()
+
+
+def test_the_key_rendered_on_the_controller_is_private_while_written_and_after_a_kill(router):
+    """ansible-playbook killed while the file with the key is on its way to the router: every file under the
+    controller's local temp folder that holds the key is 0600 in folders of 0700, at the kill and after it
+    (Ansible leaves it behind: no cleanup runs on SIGKILL). The next run repairs the router."""
+    local_tmp, writing = router.workdir / "controller-tmp", router.workdir / "key-file-on-the-controller"
+    local_tmp.mkdir(mode=0o700)
+    interpreter = router.workdir / "python-that-waits"
+    # The module run right after the controller wrote its temp file (the copy's stat of the router's file)
+    # waits there: the moment the file with the key exists on the controller.
+    interpreter.write_text(
+        "#!/bin/sh\n"
+        f'if find "{local_tmp}" -type f ! -path "*/ansiballz_cache/*" | grep -q .; then\n'
+        f'  touch "{writing}"; exec sleep 300\nfi\n'
+        f'exec "{sys.executable}" "$@"\n')
+    interpreter.chmod(0o700)
+    killed = router.start("killed while writing", environment={"ANSIBLE_LOCAL_TEMP": str(local_tmp)},
+                          playbook=router.playbook, ansible_python_interpreter=str(interpreter),
+                          **role_inputs(router))
+    wait_for(writing, killed)
+    key_form = router_form(router.emulator.edge_psk(router.tunnel["id"])).encode()
+
+    def key_files():
+        found = [p for p in local_tmp.rglob("*") if p.is_file() and key_form in p.read_bytes()]
+        assert found, "no file with the key on the controller: the test did not stop at the write"
+        return found
+
+    def modes(paths):
+        return {p.relative_to(local_tmp).as_posix(): oct(stat.S_IMODE(p.stat().st_mode)) for p in paths}
+
+    for moment in ("at the kill", "after the kill"):
+        files = key_files()
+        folders = {parent for p in files for parent in p.parents if local_tmp in parent.parents}
+        assert set(modes(files).values()) == {"0o600"}, (moment, modes(files))
+        assert set(modes(folders).values()) <= {"0o700"}, (moment, modes(folders))
+        if moment == "at the kill":
+            router.kill(killed)
+    assert not router.config.exists()
+    nxt = role_run(router, "next run")
+    assert nxt.returncode == 0 and nxt.posts == 1 and router.holds_key_in_force(), nxt.run.stdout[-3000:]
+    assert router.key_leaks() == 0
+
+
+def test_verification_refuses_to_rotate_when_charon_would_break_before_it_makes(router):
+    """With tunnel_psk_verify, a strongswan.conf without make_before_break = yes (and a charon that does not
+    answer with strongSwan 6's default) stops the run in the preflight, naming the fix; nothing is sent."""
+    conf = router.workdir / "strongswan.conf"
+    conf.write_text("charon {\n  make_before_break = no\n}\n")
+    run = role_run(router, "break before make", tunnel_psk_verify=True, tunnel_psk_strongswan_conf=str(conf))
+    assert run.returncode != 0, run.run.stdout[-3000:]
+    out = " ".join(run.run.stdout.split())
+    assert "make_before_break is 'no'" in out and "tunnel_psk_swanctl_require_make_before_break" in out, out[-3000:]
+    assert all_requests(router) == []

@@ -28,6 +28,7 @@ from .playbooks import BIN, PlaybookRunner, Run
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "rotate_and_configure_strongswan.yml"
 TUNNEL_NAME = "tunnel_nyc_01"
 LOADED = "loaded.conf"  # where the stand-in load command copies the config, as charon would load it
+SWANCTL_STAND_IN = Path(__file__).resolve().parents[1] / "devices" / "swanctl_bin"  # answers --list-conns from LOADED
 
 
 def seed_with_custom_identity():
@@ -120,6 +121,21 @@ class StrongswanRouter:
             path.write_bytes(content)
 
     # --- running the example -------------------------------------------------------------------
+    def environment(self, **more):
+        """ansible-playbook's environment: the runner's, with the swanctl stand-in first on PATH (charon does
+        not run here; it answers --list-conns from what the load command copied)."""
+        env = self.runner.environment(**more)
+        env["PATH"] = f"{SWANCTL_STAND_IN}{os.pathsep}{env.get('PATH', os.defpath)}"
+        env["CFM_SWANCTL_LOADED"] = str(self.conf_dir.parent / LOADED)
+        return env
+
+    def kill(self, started):
+        """SIGKILL a run started with ``start`` and its forks (a process group of its own), as AWX's cancel
+        of a stuck job or an OOM kill would; record it with returncode "killed"."""
+        os.killpg(started["process"].pid, signal.SIGKILL)
+        stdout, stderr = started["process"].communicate(timeout=30)
+        return self._record(started["what"], "killed", stdout, stderr, started["log_path"], started["posts_before"])
+
     def inventory(self, reachable=True):
         if reachable:
             host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
@@ -154,17 +170,19 @@ class StrongswanRouter:
         before = self._posts()
         log_path = self.workdir / "ansible.log"
         log_path.unlink(missing_ok=True)
-        env = self.runner.environment(ANSIBLE_LOG_PATH=str(log_path), ANSIBLE_HOST_KEY_CHECKING="False")
+        env = self.environment(ANSIBLE_LOG_PATH=str(log_path), ANSIBLE_HOST_KEY_CHECKING="False")
         done = subprocess.run(self.command(reachable, playbook, args, **extra_vars), cwd=self.runner.workdir,
                               env=env, capture_output=True, text=True, timeout=300, check=False)
         return self._record(what, done.returncode, done.stdout, done.stderr, log_path, before)
 
-    def start(self, what, **extra_vars):
-        """Start a run in the background (with its own log file); ``finish`` waits for it and records it."""
+    def start(self, what, environment=None, **extra_vars):
+        """Start a run in the background (with its own log file, ``environment`` added to ansible-playbook's);
+        ``finish`` waits for it and records it, ``kill`` kills it."""
         log_path = self.workdir / f"ansible-{len(self.runs)}-{what.replace(' ', '_')}.log"
-        env = self.runner.environment(ANSIBLE_LOG_PATH=str(log_path))
+        env = self.environment(ANSIBLE_LOG_PATH=str(log_path), **(environment or {}))
         process = subprocess.Popen(self.command(True, **extra_vars), cwd=self.runner.workdir, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
         return {"what": what, "process": process, "log_path": log_path, "posts_before": self._posts()}
 
     def finish(self, started, timeout=300):
@@ -195,7 +213,7 @@ class StrongswanRouter:
                                        match_path=f"/ipsec_tunnels/{self.tunnel['id']}/psk_generate"))
         log_path = self.workdir / "ansible.log"
         log_path.unlink(missing_ok=True)
-        env = self.runner.environment(ANSIBLE_LOG_PATH=str(log_path))
+        env = self.environment(ANSIBLE_LOG_PATH=str(log_path))
         process = subprocess.Popen(self.command(True, **extra_vars), cwd=self.runner.workdir, env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         deadline = time.monotonic() + 120
