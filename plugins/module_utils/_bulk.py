@@ -24,6 +24,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._errors import (
 from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
     CONNECTION_SPEC,
     IDENTIFIER,
+    MAX_AGE_FLOOR,
     Connection,
     check_identifier,
     parse_max_age,
@@ -49,6 +50,7 @@ IPSEC_PSK_BULK_SPEC = dict(
     ipsec_tunnel_names=dict(type="list", elements="str"),
     psks=dict(type="dict", no_log=True),
     max_age=dict(type="str"),
+    allow_short_max_age=dict(type="bool", default=False),
     router_psk_generated_on=dict(type="dict"),
     batch_size=dict(type="int", default=DEFAULT_BATCH_SIZE),
     fail_on_unapplied=dict(type="bool", default=False),
@@ -70,7 +72,8 @@ class BulkRequest:
         self.account_id = self.connection.account_id
         self.by_name = params.get("ipsec_tunnel_names") is not None
         self.wanted = self._tunnels(params)
-        self.max_age = parse_max_age(params["max_age"]) if params.get("max_age") is not None else None
+        self.max_age = (parse_max_age(params["max_age"], None if params.get("allow_short_max_age") else MAX_AGE_FLOOR)
+                        if params.get("max_age") is not None else None)
         self.psks = self._keyed("psks", params.get("psks"), check_psk)
         self.router_stamps = self._keyed("router_psk_generated_on", params.get("router_psk_generated_on"),
                                          lambda option, value: check_router_stamp(value, option))

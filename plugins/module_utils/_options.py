@@ -54,6 +54,7 @@ IPSEC_PSK_SPEC = dict(
     ipsec_tunnel_id=dict(type="str"),
     ipsec_tunnel_name=dict(type="str"),
     max_age=dict(type="str"),
+    allow_short_max_age=dict(type="bool", default=False),
     router_psk_generated_on=dict(type="str"),
     psk=dict(type="str", no_log=True),
 )
@@ -328,8 +329,14 @@ _INSTANT = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})([Tt ])(\d{2}):(\d{2}):(\d{2})(
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def parse_max_age(value):
-    """``90d``, ``12h``, ``30m``, ``45s`` or plain seconds, as a ``timedelta``; OptionError otherwise."""
+MAX_AGE_FLOOR = timedelta(hours=1)  # a younger max_age rotates at nearly every run of a scheduled job
+
+
+def parse_max_age(value, floor=None):
+    """``90d``, ``12h``, ``30m``, ``45s`` or plain seconds, as a ``timedelta``; OptionError otherwise.
+
+    With ``floor`` (the rotating modules pass MAX_AGE_FLOOR unless allow_short_max_age), a shorter age is
+    refused: ``90`` meant as days or ``3m`` meant as months would rotate the key at every run."""
     text = f"{value}"
     match = _DURATION.match(text)
     if not match or match.group(1).strip("0") == "":
@@ -340,7 +347,24 @@ def parse_max_age(value):
     if len(digits) > _MAX_AGE_DIGITS or int(digits) * _UNIT_SECONDS[match.group(2)] > MAX_AGE_DAYS * 86400:
         raise OptionError("max_age", f"is longer than {MAX_AGE_DAYS} days (100 years)",
                           "Give a shorter age, such as 90d; to never rotate, skip the task instead.")
-    return timedelta(seconds=int(digits) * _UNIT_SECONDS[match.group(2)])
+    age = timedelta(seconds=int(digits) * _UNIT_SECONDS[match.group(2)])
+    if floor is not None and age < floor:
+        unit = "seconds" if match.group(2) in ("", "s") else {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        raise OptionError("max_age", f"{text.strip()!r} is {int(digits)} {unit}, under {_describe(floor)}: the key would "
+                          "be rotated at nearly every run",
+                          "Give the age with its unit, such as 90d (days), 12h or 30m (minutes); to rotate "
+                          "this often on purpose, set allow_short_max_age: true.")
+    return age
+
+
+def _describe(age):
+    """A whole number of days, hours, minutes or seconds, as a person writes it (1 hour, 2 days)."""
+    seconds = int(age.total_seconds())
+    for size, name in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {name}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
 
 
 def parse_instant(value):

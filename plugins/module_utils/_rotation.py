@@ -31,6 +31,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._errors import (
 )
 from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
     IPSEC_PSK_SPEC,
+    MAX_AGE_FLOOR,
     Connection,
     check_identifier,
     is_older_than,
@@ -163,7 +164,8 @@ class RotationRequest:
             self.tunnel_id = check_identifier("ipsec_tunnel_id", params.get("ipsec_tunnel_id"))
         elif not isinstance(self.tunnel_name, str) or not self.tunnel_name.strip():
             raise OptionError("ipsec_tunnel_name", "is empty", "Give the tunnel's name as Cloudflare shows it.")
-        self.max_age = parse_max_age(params["max_age"]) if params.get("max_age") is not None else None
+        self.max_age = (parse_max_age(params["max_age"], None if params.get("allow_short_max_age") else MAX_AGE_FLOOR)
+                        if params.get("max_age") is not None else None)
         self.router_stamp = check_router_stamp(params.get("router_psk_generated_on"))
         self.psk = check_psk("psk", params["psk"]) if params.get("psk") is not None else None
 

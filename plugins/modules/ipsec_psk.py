@@ -54,7 +54,14 @@ options:
       - A whole number followed by V(d), V(h), V(m) or V(s) (V(90d), V(12h), V(30m)), or a number of seconds,
         of at most 36500 days; anything else fails the task before any request.
       - Costs one look-up request before the rotation when the tunnel is given by id.
+      - An age under one hour fails the task before any request, unless O(allow_short_max_age) is set; a value such
+        as V(90) (seconds, meant as days) or V(3m) (minutes, meant as months) would rotate at nearly every run.
     type: str
+  allow_short_max_age:
+    description:
+      - Accept a O(max_age) under one hour (for a lab or a test that forces rotations).
+    type: bool
+    default: false
   router_psk_generated_on:
     description:
       - The C(psk_metadata.last_generated_on) the router recorded when it last received a key from this

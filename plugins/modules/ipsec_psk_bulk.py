@@ -70,7 +70,14 @@ options:
         are listed in RV(skipped_tunnels) and left out of the request.
       - A whole number followed by V(d), V(h), V(m) or V(s) (V(90d), V(12h), V(30m)), or a number of seconds,
         of at most 36500 days; anything else fails the task before any request.
+      - An age under one hour fails the task before any request, unless O(allow_short_max_age) is set; a value such
+        as V(90) (seconds, meant as days) or V(3m) (minutes, meant as months) would rotate at nearly every run.
     type: str
+  allow_short_max_age:
+    description:
+      - Accept a O(max_age) under one hour (for a lab or a test that forces rotations).
+    type: bool
+    default: false
   router_psk_generated_on:
     description:
       - For each tunnel (by id or name), the C(psk_metadata.last_generated_on) that its router recorded

@@ -84,7 +84,8 @@ def test_survey_answers_drive_the_role_and_nothing_leaks(emulator, tmp_path):
 
     time.sleep(1.1)
     second, _token = launch(emulator, tmp_path, {"tunnel_psk_verify": "false", "tunnel_psk_bulk": "true",
-                                                 "tunnel_psk_max_age": "1s"}, "bulk")
+                                                 "tunnel_psk_max_age": "1s",
+                                                 "tunnel_psk_allow_short_max_age": "true"}, "bulk")
     assert second.status == "successful", second.stdout.read()[-3000:]
     bulk = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/ipsec_tunnels/psk")]
     assert len(bulk) == 1, "the survey's bulk answer did not make one bulk request"

@@ -81,7 +81,7 @@ def test_check_mode_reports_whether_a_run_would_rotate(playbooks, emulator, tmp_
         assert posts == []
 
 
-@pytest.mark.parametrize("bad", ["ninety days", "0", "-5", "90 weeks", "1.5h"])
+@pytest.mark.parametrize("bad", ["ninety days", "0", "-5", "90 weeks", "1.5h", "90", "3m"])
 def test_bad_max_age_fails_clearly_before_any_request(playbooks, emulator, bad):
     t = tunnel(emulator, "tunnel_nyc_01")
     run = playbooks.run(play(rotate_task(emulator, ipsec_tunnel_id=t["id"], max_age=bad)))

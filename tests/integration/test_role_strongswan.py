@@ -126,6 +126,7 @@ def test_check_mode_rotates_nothing_and_shows_the_change_with_the_key_masked(rou
     assert role_run(router, "first hand-off").returncode == 0
     before = router.config.read_bytes()
     checked = role_run(router, "check and diff", args=["--check", "--diff"], tunnel_psk_max_age="1s",
+                       tunnel_psk_allow_short_max_age=True,
                        tunnel_psk_ike_id="changed.router.example.net")
     assert checked.returncode == 0, checked.run.stdout[-3000:]
     assert checked.posts == 0, "check mode rotated"
@@ -158,7 +159,12 @@ def test_check_mode_on_a_new_router_shows_the_file_it_would_create(router):
     ({"tunnel_psk_swanctl_options": "--uri,unix:///var/run/charon.vici"}, "tunnel_psk_swanctl_options"),
     ({"tunnel_psk_tunnel_name": "", "tunnel_psk_tunnel_id": ""}, "exactly one of tunnel_psk_tunnel_name"),
     ({"tunnel_psk_tunnel_id": "0" * 32}, "exactly one of tunnel_psk_tunnel_name"),
-], ids=["bool", "choices", "int", "list", "no-tunnel", "both-tunnels", "command-as-text", "options-as-text"])
+    # An AWX survey answer of 90 (meant as days) or 3m (meant as months): every run would rotate.
+    ({"tunnel_psk_max_age": "90"}, "tunnel_psk_max_age '90' must be a whole number with its unit"),
+    ({"tunnel_psk_max_age": "3m"}, "at least 1h: a shorter age rotates the key at nearly every run. Set "
+                                   "tunnel_psk_allow_short_max_age to true"),
+], ids=["bool", "choices", "int", "list", "no-tunnel", "both-tunnels", "command-as-text", "options-as-text",
+        "max-age-without-unit", "max-age-of-minutes"])
 def test_a_wrong_input_fails_before_any_request(router, inputs, message):
     run = role_run(router, "wrong input", **inputs)
     assert run.returncode != 0
@@ -194,7 +200,8 @@ def test_check_mode_masks_a_key_line_written_in_another_spacing(router, written)
     `secret=0s...` must be masked on the router just the same, in the diff and in -vvv's output of the read."""
     assert role_run(router, "first hand-off").returncode == 0
     router.config.write_text(re.sub(r"^\s*secret = ", written, router.config.read_text(), flags=re.MULTILINE))
-    checked = role_run(router, "check and diff", args=["-vvv", "--check", "--diff"], tunnel_psk_max_age="1s")
+    checked = role_run(router, "check and diff", args=["-vvv", "--check", "--diff"], tunnel_psk_max_age="1s",
+                       tunnel_psk_allow_short_max_age=True)
     assert checked.returncode == 0 and checked.posts == 0, checked.run.stdout[-3000:]
     assert "secret = ********" in checked.run.stdout or "secret= ********" in checked.run.stdout
     keys = router.emulator.generated_psks()

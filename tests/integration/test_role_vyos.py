@@ -16,6 +16,9 @@ PEER = f"vpn ipsec site-to-site peer CF_{TUNNEL}"
 VERBOSITY = 4
 PSK_ENTRY = f"vpn ipsec authentication psk CF_{TUNNEL}"
 
+# A max_age of 1s forces a rotation of a fresh key; under the one-hour floor, so allowed explicitly.
+FORCE_ROTATION = {"tunnel_psk_max_age": "1s", "tunnel_psk_allow_short_max_age": True}
+
 
 @pytest.fixture
 def tunnel(emulator):
@@ -209,7 +212,7 @@ def test_no_key_in_any_output_even_at_vvvv_with_the_vendor_results(runner, emula
     first = runner.run_role("--diff", verbosity=VERBOSITY, post_tasks=SHOW_REGISTERED)
     assert first.returncode == 0, first.stdout[-3000:]
     old_key = emulator.edge_psk(tunnel["id"])
-    second = runner.run_role("--diff", host_vars={"tunnel_psk_max_age": "1s"}, verbosity=VERBOSITY,
+    second = runner.run_role("--diff", host_vars=FORCE_ROTATION, verbosity=VERBOSITY,
                              post_tasks=SHOW_REGISTERED)
     assert second.returncode == 0, second.stdout[-3000:]
     rotated = emulator.edge_psk(tunnel["id"]) != old_key
@@ -227,7 +230,7 @@ def test_no_key_in_any_output_even_at_vvvv_with_the_vendor_results(runner, emula
 def test_check_mode_lists_the_lines_that_would_change_with_the_key_masked(runner, emulator, tunnel, device):
     assert runner.run_role().returncode == 0
     key, running = emulator.edge_psk(tunnel["id"]), list(device.running)
-    run = runner.run_role("--check", "--diff", host_vars={"tunnel_psk_max_age": "1s"}, verbosity=2,
+    run = runner.run_role("--check", "--diff", host_vars=FORCE_ROTATION, verbosity=2,
                           post_tasks=SHOW_REGISTERED)
     assert run.returncode == 0, run.stdout[-3000:]
     unchanged = emulator.edge_psk(tunnel["id"]) == key
