@@ -8,6 +8,7 @@ import csv
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import yaml
 from support.bulk import bulk_posts
 from support.playbooks import seed_account
@@ -151,12 +152,15 @@ def test_a_router_the_role_just_rotated_is_not_reported_stale(playbooks, emulato
     assert again.hits(*emulator.generated_psks(), ROUTER_KEY) == 0
 
 
-def test_a_stamp_the_role_marked_unverified_is_reported_stale(playbooks, emulator, tmp_path):
-    """After a failed hand-off the role writes "# cloudflare.magic psk unverified": that router is stale,
-    and the report of every other tunnel still comes out."""
+@pytest.mark.parametrize("marked", ["unverified", "pending"])
+def test_a_stamp_the_role_marked_unverified_is_reported_stale(playbooks, emulator, tmp_path, marked):
+    """After a failed hand-off the role writes "# cloudflare.magic psk unverified", and a killed one leaves
+    "# cloudflare.magic psk pending <time>" (even with Cloudflare's time): that router is stale, and the
+    report of every other tunnel still comes out."""
     routers = {"router-nyc": "tunnel_nyc_01", "router-sin": "tunnel_sin_01"}
     by_name = {t["name"]: t for t in emulator.tunnels(emulator.account_id)}
-    stamps = {"router-nyc": "unverified", "router-sin": edge_stamp(by_name["tunnel_sin_01"])}
+    nyc = marked if marked == "unverified" else f"pending {edge_stamp(by_name['tunnel_nyc_01'])}"
+    stamps = {"router-nyc": nyc, "router-sin": edge_stamp(by_name["tunnel_sin_01"])}
     run, folder, _confdirs = run_report(playbooks, emulator, tmp_path, routers, stamps)
     assert run.returncode == 0, run.stdout[-3000:]
     stale = {r["name"]: r["router_stale"] for r in csv_rows(folder)}
