@@ -42,7 +42,7 @@ def test_the_template_runs_the_role_playbook_one_job_at_a_time():
         assert question["variable"] in inputs, f"{question['variable']} is not an input of the role"
 
 
-def launch(emulator, tmp_path, answers, name):
+def launch(emulator, tmp_path, answers, name, host_vars=None):
     token = seed_token(emulator, "write")
     env = render_env(api_format(), {"api_token": token, "account_id": seed_account(emulator)["id"],
                                     "api_base_url": emulator.base_url})
@@ -52,7 +52,7 @@ def launch(emulator, tmp_path, answers, name):
     router = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
               "tunnel_psk_platform": "strongswan", "tunnel_psk_tunnel_name": "tunnel_nyc_01",
               "tunnel_psk_swanctl_conf_dir": str(tmp_path / "swanctl"), "tunnel_psk_swanctl_load": False,
-              "tunnel_psk_ike_id": "router.example.net", "tunnel_psk_ca_path": emulator.ca_file}
+              "tunnel_psk_ike_id": "router.example.net", "tunnel_psk_ca_path": emulator.ca_file, **(host_vars or {})}
     (tmp_path / "swanctl").mkdir(exist_ok=True)
     private = tmp_path / f"runner-{name}"
     (private / "inventory").mkdir(parents=True)
@@ -84,8 +84,9 @@ def test_survey_answers_drive_the_role_and_nothing_leaks(emulator, tmp_path):
 
     time.sleep(1.1)
     second, _token = launch(emulator, tmp_path, {"tunnel_psk_verify": "false", "tunnel_psk_bulk": "true",
-                                                 "tunnel_psk_max_age": "1s",
-                                                 "tunnel_psk_allow_short_max_age": "true"}, "bulk")
+                                                 "tunnel_psk_max_age": "1s"}, "bulk",
+                        # Not a survey question: an inventory variable allows the 1s that forces this rotation.
+                        host_vars={"tunnel_psk_allow_short_max_age": True})
     assert second.status == "successful", second.stdout.read()[-3000:]
     bulk = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/ipsec_tunnels/psk")]
     assert len(bulk) == 1, "the survey's bulk answer did not make one bulk request"
@@ -94,3 +95,12 @@ def test_survey_answers_drive_the_role_and_nothing_leaks(emulator, tmp_path):
     keys = [*emulator.generated_psks(), token]
     keys += [base64.b64encode(k.encode()).decode() for k in emulator.generated_psks()]
     assert leaked(first, keys) == [] and leaked(second, keys) == []
+
+
+def test_a_max_age_answer_without_its_unit_fails_before_any_request(emulator, tmp_path):
+    """"90" typed into the survey meaning days would be 90 seconds, a rotation at every run: refused."""
+    run, _token = launch(emulator, tmp_path, {"tunnel_psk_max_age": "90"}, "no-unit")
+    assert run.status == "failed"
+    out = " ".join(run.stdout.read().split())
+    assert "tunnel_psk_max_age '90' must be a whole number with its unit" in out, out[-3000:]
+    assert not [r for r in emulator.requests if r.method == "POST"]

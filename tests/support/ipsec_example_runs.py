@@ -127,6 +127,7 @@ class StrongswanRouter:
         env = self.runner.environment(**more)
         env["PATH"] = f"{SWANCTL_STAND_IN}{os.pathsep}{env.get('PATH', os.defpath)}"
         env["CFM_SWANCTL_LOADED"] = str(self.conf_dir.parent / LOADED)
+        env["CFM_SWANCTL_PYTHON"] = sys.executable
         return env
 
     def kill(self, started):
