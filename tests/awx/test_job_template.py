@@ -83,10 +83,10 @@ def test_survey_answers_drive_the_role_and_nothing_leaks(emulator, tmp_path):
     assert held(tmp_path) == (emulator.edge_psk(tid), emulator.tunnel(tid)["psk_metadata"]["last_generated_on"])
 
     time.sleep(1.1)
+    # tunnel_psk_allow_short_max_age is no survey question: an inventory variable allows the 1s that forces this.
     second, _token = launch(emulator, tmp_path, {"tunnel_psk_verify": "false", "tunnel_psk_bulk": "true",
                                                  "tunnel_psk_max_age": "1s"}, "bulk",
-                        # Not a survey question: an inventory variable allows the 1s that forces this rotation.
-                        host_vars={"tunnel_psk_allow_short_max_age": True})
+                            host_vars={"tunnel_psk_allow_short_max_age": True})
     assert second.status == "successful", second.stdout.read()[-3000:]
     bulk = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/ipsec_tunnels/psk")]
     assert len(bulk) == 1, "the survey's bulk answer did not make one bulk request"
