@@ -102,8 +102,8 @@ _CHOICES = {
     "authentication-method": {"pre-shared-keys", "rsa-signatures", "ecdsa-signatures-256", "ecdsa-signatures-384"},
     "dh-group": {f"group{n}" for n in (1, 2, 5, 14, 15, 16, 19, 20, 21, 24)},
     "mode": {"main", "aggressive"}, "version": {"v1-only", "v2-only"}, "protocol": {"esp", "ah"},
-    "establish-tunnels": {"immediately", "on-traffic"}, "keys": {"group1", "group2", "group5", "group14",
-                                                              "group19", "group20", "group21", "group24"},
+    "establish-tunnels": {"immediately", "on-traffic"},
+    "keys": {f"group{n}" for n in (1, 2, 5, 14, 19, 20, 21, 24)},
 }
 
 # --- $9$ (Junos's reversible encoding of a secret in the configuration) ----------------------------------------
@@ -272,7 +272,8 @@ class JunosDevice(NetconfDevice):
                     f"{escape(self.compare())}</configuration-output></configuration-information>")
         if op.get("format") == "set" and not list(op):
             lines = "\n".join(set_line(line) for line in sorted(self.candidate))
-            return f"<configuration-information><configuration-set>{escape(lines)}</configuration-set></configuration-information>"
+            return ("<configuration-information><configuration-set>"
+                    f"{escape(lines)}</configuration-set></configuration-information>")
         return _error("operation-not-supported", "only format=set and compare=rollback are simulated")
 
     def _rpc_commit_configuration(self, _session, op):
@@ -382,7 +383,8 @@ class JunosDevice(NetconfDevice):
         """The confirm timer ran out: Junos restores the configuration before the confirmed commit."""
         with self._mutex:
             if self.confirm_restore is not None:
-                self.running, self.candidate, self.confirm_restore = self.confirm_restore, list(self.confirm_restore), None
+                self.running, self.candidate = self.confirm_restore, list(self.confirm_restore)
+                self.confirm_restore = None
 
 
 DEVICE = JunosDevice
