@@ -385,6 +385,3 @@ class JunosDevice(NetconfDevice):
             if self.confirm_restore is not None:
                 self.running, self.candidate = self.confirm_restore, list(self.confirm_restore)
                 self.confirm_restore = None
-
-
-DEVICE = JunosDevice
