@@ -1,6 +1,6 @@
-"""The VyOS and IOS XE example playbooks, end to end: each against its device simulator (tests/devices) through
-the vendor collection's real code, with the key rotated at the emulator, driven by the extra vars their earlier
-versions took (as an AWX job template passes them)."""
+"""The VyOS, IOS XE and Juniper SRX example playbooks, end to end: each against its device simulator
+(tests/devices) through the vendor collection's real code, with the key rotated at the emulator, driven by the
+extra vars their earlier versions took (as an AWX job template passes them)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 from devices.ios_xe import IosXeRouter
+from devices.junos import JunosDevice
+from devices.netconf import NetconfServer
 from devices.sshcli import SshDeviceServer
 from devices.vyos import VyosDevice
 from support.network_role import NetworkRoleRunner
@@ -67,4 +69,30 @@ def test_the_ios_xe_example_hands_the_key_on_with_its_extra_vars(emulator, tmp_p
     tunnel_interface = router.children("interface Tunnel7")
     assert "tunnel source 203.0.113.10" in tunnel_interface and f"tunnel destination {endpoint}" in tunnel_interface
     assert router.session_state(endpoint)[1] == "UP-ACTIVE"
+    assert run.hits(*emulator.generated_psks()) == 0
+
+
+def test_the_junos_example_hands_the_key_on_over_netconf(emulator, tmp_path):
+    """The Juniper SRX example, end to end against the SRX simulator over NETCONF, with its extra vars."""
+    tunnel = next(t for t in emulator.tunnels() if t["name"] == "tunnel_nyc_01")
+    srx = JunosDevice("srx-nyc", edge_key=lambda address: emulator.edge_psk(tunnel["id"])
+                      if address == tunnel["cloudflare_endpoint"] else None)
+    with NetconfServer(lambda: srx, "netops", "ssh-login") as server:
+        runner = NetworkRoleRunner(tmp_path / "run", emulator, server, "junipernetworks.junos.junos", "netops",
+                                   "ssh-login", group="srx_firewalls",
+                                   host_vars={"ansible_connection": "ansible.netcommon.netconf"})
+        run = runner.run_playbook(EXAMPLES / "rotate_and_configure_junos.yml", "-e", json.dumps({
+            "magic_wan_tunnel_name": "tunnel_nyc_01", "srx_wan_interface": "ge-0/0/3.0", "srx_st0_unit": 7,
+            "router_ike_id": "branch.example.net", "cloudflare_ca_path": emulator.ca_file}),
+            env={"ANSIBLE_LOG_FILTER": "ncclient"})
+    assert run.returncode == 0, run.stdout[-4000:]
+    policy = ("security", "ike", "policy", "CF_tunnel_nyc_01")
+    gateway = ("security", "ike", "gateway", "CF_tunnel_nyc_01")
+    holds_key = srx.leaf(*policy, "pre-shared-key", "ascii-text") == emulator.edge_psk(tunnel["id"])
+    assert holds_key, "the SRX does not hold the key in force"
+    stamp = emulator.tunnel(tunnel["id"])["psk_metadata"]["last_generated_on"]
+    assert srx.leaf(*policy, "description") == f"cloudflare.magic psk {stamp}"
+    assert srx.leaf(*gateway, "external-interface") == "ge-0/0/3.0"
+    assert srx.leaf(*gateway, "local-identity", "hostname") == "branch.example.net"
+    assert srx.leaf("interfaces", "st0", "unit", "7", "family", "inet", "address") == "10.252.2.27/31"
     assert run.hits(*emulator.generated_psks()) == 0

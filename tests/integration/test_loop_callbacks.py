@@ -8,6 +8,7 @@ import pytest
 from ansible.release import __version__ as ansible_core
 
 from reliability.callbacks import CALLBACKS
+from reliability.junos_cells import run_junos_role_cell
 from reliability.loops import TUNNELS, run_info_loop_cell, run_loop_cell
 from reliability.role_cells import run_role_cell
 from reliability.record import record
@@ -54,3 +55,17 @@ def test_role_callbacks(callback, emulator, playbooks, tmp_path):
     leaking = {c: n for c, n in seen.hits.items() if n}
     assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
     assert seen.keys_ok, "a router file does not hold exactly its tunnel's edge key"
+
+
+@pytest.mark.parametrize("callback", CALLBACKS, ids=[c.name for c in CALLBACKS])
+def test_role_junos_callbacks(callback, emulator, playbooks, tmp_path):
+    """The role's Juniper SRX hand-off (junos_config over NETCONF, against the SRX simulator), same callbacks."""
+    seen = run_junos_role_cell(callback, emulator, playbooks, tmp_path)
+    record("loops", core=ansible_core, callback=f"{callback.name} (tunnel_psk role, junos)", keys_ok=seen.keys_ok,
+           hits=sum(seen.hits.values()), **seen.hits)
+    assert seen.returncode == 0, "the playbook failed"
+    assert seen.keys == 1, "the emulator did not answer with one key"
+    assert seen.callback_saw_rotation, f"{callback.name} showed nothing of the role's hand-off task"
+    leaking = {c: n for c, n in seen.hits.items() if n}
+    assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
+    assert seen.keys_ok, "the SRX does not hold the tunnel's edge key"

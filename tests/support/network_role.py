@@ -27,9 +27,10 @@ import network_collections  # noqa: E402
 
 
 def collections_path() -> str:
-    """vyos.vyos, cisco.ios, ansible.netcommon and ansible.utils, then the path this collection is on."""
+    """vyos.vyos, cisco.ios, ansible.netcommon, ansible.utils, junipernetworks.junos, then this collection's path."""
     network = network_collections.ensure(ROOT / ".venv" / "network-collections")
-    return os.pathsep.join(p for p in (str(network), os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")) if p)
+    junos = network_collections.ensure_junos(ROOT / ".venv" / "junos-collections")
+    return os.pathsep.join(p for p in (str(network), str(junos), os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")) if p)
 
 
 class NetworkRoleRunner(PlaybookRunner):

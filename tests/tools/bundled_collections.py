@@ -18,23 +18,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def ensure(dest, names):
+def ensure(dest, names, requirement="ansible"):
+    """``requirement``: the ``ansible`` wheel to take them from; the pin of tests/constraints.txt unless it
+    names a version itself (a collection the pinned release no longer bundles)."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     with open(dest / ".lock", "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one worker downloads, the others wait and reuse its folder
-        return _extract(dest, names)
+        return _extract(dest, names, requirement)
 
 
-def _extract(dest, names):
+def _extract(dest, names, requirement):
     if all((dest / "ansible_collections" / name).is_dir() for name in names):
         return dest
     wheels = dest / "wheel"
     wheels.mkdir(exist_ok=True)
     if not list(wheels.glob("ansible-*.whl")):
+        pinned = [] if "==" in requirement else ["-c", str(ROOT / "tests" / "constraints.txt")]
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-                        "--no-deps", "--only-binary", ":all:", "-c", str(ROOT / "tests" / "constraints.txt"),
-                        "-d", str(wheels), "ansible"], check=True)
+                        "--no-deps", "--only-binary", ":all:", *pinned, "-d", str(wheels), requirement], check=True)
     wheel = next(wheels.glob("ansible-*.whl"))
     prefixes = tuple(f"ansible_collections/{name}/" for name in names)
     with zipfile.ZipFile(wheel) as archive:

@@ -2,8 +2,10 @@
 """Put vyos.vyos, cisco.ios and ansible.netcommon (+ ansible.utils, which netcommon needs) into a collections path.
 
 They come from the ``ansible`` package on PyPI (pinned in tests/constraints.txt), which bundles them;
-see bundled_collections.py. Prints the collections path.
-Usage: network_collections.py DEST   (e.g. .venv/network-collections)
+see bundled_collections.py. junipernetworks.junos left the ``ansible`` package with 14.0 (it moved to
+``juniper.device`` on Galaxy), so it comes from the last release that bundles it, ``JUNOS_WHEEL``, into a
+folder of its own (``ensure_junos``), beside the others on the collections path. Prints the collections path.
+Usage: network_collections.py DEST [--junos]   (e.g. .venv/network-collections, .venv/junos-collections --junos)
 """
 
 from __future__ import annotations
@@ -13,13 +15,19 @@ import sys
 from bundled_collections import ensure as _ensure
 
 COLLECTIONS = ("vyos/vyos", "cisco/ios", "ansible/netcommon", "ansible/utils")
+# junipernetworks.junos 11.0.0 (needs ansible.netcommon >= 8.1.0, which the pinned wheel's netcommon is).
+JUNOS_WHEEL = "ansible==13.8.0"
 
 
 def ensure(dest):
     return _ensure(dest, COLLECTIONS)
 
 
+def ensure_junos(dest):
+    return _ensure(dest, ("junipernetworks/junos",), JUNOS_WHEEL)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["--junos"]):
         sys.exit(__doc__)
-    print(ensure(sys.argv[1]).resolve())
+    print((ensure_junos if sys.argv[2:] else ensure)(sys.argv[1]).resolve())
