@@ -60,7 +60,8 @@ from cf_emulator.tls import make_tls_files, server_context  # noqa: E402
 VERSION, BUILD, SERIAL = "v7.0.12", 523, "FGVM02TM00000000"
 
 # The fields the simulator accepts per table: a set of choices, int, "str:<max length>", "addr" (an IPv4
-# address), "ip" (address and mask), ("list", choices) (FortiOS's space-separated lists), "secret". Anything else is a field FortiOS does not know.
+# address), "ip" (address and mask), ("list", choices) (FortiOS's space-separated lists), "secret". Anything
+# else is a field FortiOS does not know.
 _PROPOSALS1 = {"aes128-sha256", "aes256-sha256", "aes128gcm-prfsha256", "aes256gcm-prfsha256",
                "aes256gcm-prfsha384", "aes256gcm-prfsha512", "aes128gcm-prfsha384", "aes128gcm-prfsha512"}
 _PROPOSALS2 = {"aes128-sha256", "aes256-sha256", "aes128gcm", "aes256gcm", "chacha20poly1305"}
@@ -172,7 +173,8 @@ class FortiGate:
                 "model_name": "FortiGate", "model_number": "VM64", "model": "FGVM64", "hostname": self.hostname})
         if path == "/api/v2/monitor/vpn/ipsec" and method == "GET":
             return 200, self._ok("GET", "vpn", "ipsec", vdom, results=self._ipsec_status(vdom, query.get("tunnel")))
-        if path in ("/api/v2/monitor/vpn/ipsec/tunnel_down", "/api/v2/monitor/vpn/ipsec/tunnel_up") and method == "POST":
+        if path in ("/api/v2/monitor/vpn/ipsec/tunnel_down", "/api/v2/monitor/vpn/ipsec/tunnel_up") \
+                and method == "POST":
             return self._tunnel_up_down(path.rsplit("_", 1)[1], vdom, _json(body))
         if path.startswith("/api/v2/cmdb/"):
             return self._cmdb(method, path[len("/api/v2/cmdb/"):], query, vdom, body)

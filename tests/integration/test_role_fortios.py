@@ -63,8 +63,8 @@ class Lab:
         """The FortiGate as an earlier hand-off left it: phase 1 with ``key`` and ``comments``, and phase 2."""
         self.device.load(PHASE1, {"name": TUNNEL, "ike-version": "2", "remote-gw": self.tunnel["cloudflare_endpoint"],
                                   "interface": "wan1", "psksecret": key, "comments": comments})
-        self.device.load("vpn.ipsec/phase2-interface", {"name": TUNNEL, "phase1name": TUNNEL,
-                                                         "auto-negotiate": "enable"})
+        self.device.load("vpn.ipsec/phase2-interface",
+                         {"name": TUNNEL, "phase1name": TUNNEL, "auto-negotiate": "enable"})
 
     def run(self, *args, verbosity=0, registered=False, host_vars=None, env=None):
         post_tasks = []

@@ -27,7 +27,7 @@ import network_collections  # noqa: E402
 
 
 def collections_path() -> str:
-    """vyos.vyos, cisco.ios, fortinet.fortios, ansible.netcommon and ansible.utils, then the path this collection is on."""
+    """vyos.vyos, cisco.ios, fortinet.fortios, ansible.netcommon and ansible.utils, then this collection's path."""
     network = network_collections.ensure(ROOT / ".venv" / "network-collections")
     return os.pathsep.join(p for p in (str(network), os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")) if p)
 

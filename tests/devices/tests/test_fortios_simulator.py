@@ -57,7 +57,8 @@ def test_cmdb_stores_validates_and_never_shows_the_key(fortigate):
     assert device.interface("cf1")["type"] == "tunnel", "a phase1-interface brings its tunnel interface"
     shown = call("GET", f"{phase1}/cf1?vdom=root")[1]["results"][0]
     assert shown["psksecret"].startswith("ENC ") and KEY not in json.dumps(shown)
-    assert call("GET", f"{phase1}/cf1?vdom=root&format=name|comments")[1]["results"] == [{"name": "cf1", "comments": "c"}]
+    assert call("GET", f"{phase1}/cf1?vdom=root&format=name|comments")[1]["results"] == [
+        {"name": "cf1", "comments": "c"}]
     status, body = call("PUT", f"{phase1}/cf1?vdom=root", {"comments": "d", "no-such-field": "x"})
     assert (status, body["error"]) == (500, -651) and "no-such-field" in body["cli_error"]
     assert device.phase1("cf1")["comments"] == "c", "a refused request changes nothing"
