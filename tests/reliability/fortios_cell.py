@@ -7,19 +7,20 @@ the Cloudflare token and the FortiGate's API token."""
 
 from __future__ import annotations
 
+import os
+
+from devices.fortios import FortiGate, FortiGateServer
 from reliability.callbacks import CALLBACKS, collections_path, written_files
 from reliability.loops import LoopOutcome
 from support.network_role import NetworkRoleRunner, collections_path as network_collections_path
-
-from devices.fortios import FortiGate, FortiGateServer
 
 TUNNEL = "tunnel_nyc_01"
 TOKEN = "fortigate-cell-token-Vb6Rt1Qm8Zx3"
 OLD_KEY = "fortigate-cell-old-key-Kp2Ws9Dn4Hy7"
 ROTATE = "Rotate this host's tunnel key"
 # One stdout callback (json) and the two that write files (junit, tree) together.
-FORTIOS_CALLBACKS = tuple(c for c in CALLBACKS if c.name in ("ansible.posix.json", "ansible.builtin.junit",
-                                                               "ansible.builtin.tree"))
+FORTIOS_CALLBACKS = tuple(c for c in CALLBACKS
+                          if c.name in ("ansible.posix.json", "ansible.builtin.junit", "ansible.builtin.tree"))
 
 
 def run_fortios_cell(emulator, workdir, verbosity=3):
@@ -43,7 +44,7 @@ def run_fortios_cell(emulator, workdir, verbosity=3):
                                        "ansible_httpapi_ca_path": server.ca_file,
                                        "ansible_httpapi_session_key": {"access_token": TOKEN},
                                        "tunnel_psk_ike_id": "branch.example.net", "tunnel_psk_verify_timeout": 4})
-        runner.collections = network_collections_path() + ":" + collections_path()
+        runner.collections = os.pathsep.join((network_collections_path(), collections_path()))
         run = runner.run_role(verbosity=verbosity, env=env)
     secrets = [*emulator.generated_psks(), OLD_KEY, runner.token, TOKEN]
 
