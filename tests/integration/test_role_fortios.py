@@ -124,7 +124,7 @@ def test_hand_off_writes_key_stamp_and_the_guides_tunnel_and_a_second_run_change
         "tunnel", "10.252.2.27 255.255.255.255", "10.252.2.26 255.255.255.254")
     # The key went in one POST with its pending stamp, then the stamp switched by a PUT without the key.
     phase1_writes = [r for r in first.writes if "/phase1-interface" in r[1]]
-    assert [m for m, _ in phase1_writes] == ["POST", "PUT"]
+    assert [write[0] for write in phase1_writes] == ["POST", "PUT"]
     assert ("POST", "/api/v2/monitor/vpn/ipsec/tunnel_up?vdom=root") in first.requests
     assert device.established[TUNNEL] == lab.emulator.edge_psk(lab.tunnel["id"])
 

@@ -51,6 +51,7 @@ def run_fortios_cell(emulator, workdir, verbosity=3):
     def count(text):
         return sum(text.count(s) for s in secrets if s)
     outcomes = {}
+    in_force = emulator.edge_psk(tunnel["id"])
     for callback in FORTIOS_CALLBACKS:
         files = written_files(folder / callback.name) if callback.folder_option else {}
         shown = "\n".join(files.values()) if callback.folder_option else run.stdout
@@ -60,5 +61,5 @@ def run_fortios_cell(emulator, workdir, verbosity=3):
             hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
                   "callback files": sum(count(t) for t in files.values())},
             files=len(files), callback_saw_rotation=saw, echo_failed=False,
-            keys_ok=device.phase1(TUNNEL).get("psksecret") == emulator.edge_psk(tunnel["id"]) is not None)
+            keys_ok=in_force is not None and device.phase1(TUNNEL).get("psksecret") == in_force)
     return outcomes
