@@ -9,7 +9,8 @@ An HTTPS server on loopback that holds the objects the tunnel_psk role writes (`
   envelope recorded by prometheus-community/fortigate_exporter (pkg/probe/testdata/status.jsonnet).
   ``POST /api/v2/authentication`` with ``username``/``secretkey`` answers ``LOGIN_SUCCESS`` and a
   ``session_key`` (``login``), used as a Bearer token after it; ``DELETE /api/v2/authentication`` logs out
-  (``logout``); a refused login is a 401, after which the plugin tries ``POST /logincheck``, answered ``0``.
+  (``logout``), and ``POST /logout`` when the plugin did not log in by the API (a token); a refused login is
+  a 401, after which the plugin tries ``POST /logincheck``, answered ``0``.
   A token from the inventory (``ansible_httpapi_session_key: {access_token: ...}``, ``get_access_token``) is
   sent the same way. A wrong token or session: 401 with FortiOS's error envelope.
 - CMDB. ``GET/PUT/POST/DELETE /api/v2/cmdb/<path>/<name>[/<mkey>]?vdom=<vdom>``: module_utils/fortios/fortios.py
@@ -165,6 +166,8 @@ class FortiGate:
         if path == "/api/v2/authentication" and method == "DELETE":
             self.sessions.discard(_bearer(headers))
             return 200, {"status": "success", "http_status": 200}
+        if path == "/logout" and method == "POST":  # the plugin's logout when it did not log in by the API
+            return 200, ""
         vdom = query.get("vdom", "root")
         if vdom not in self.vdoms:
             raise ApiError(403)
