@@ -28,7 +28,7 @@ def collections_path():
 
 def test_the_examples_are_there():
     assert {p.name for p in EXAMPLES} >= {"rotate_and_configure_strongswan.yml", "rotate_and_configure_vyos.yml",
-                                          "rotate_and_configure_ios_xe.yml"}
+                                          "rotate_and_configure_ios_xe.yml", "rotate_and_configure_fortios.yml"}
 
 
 @pytest.mark.parametrize("playbook", EXAMPLES, ids=[p.stem for p in EXAMPLES])

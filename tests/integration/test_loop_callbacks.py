@@ -9,6 +9,7 @@ from ansible.release import __version__ as ansible_core
 
 from reliability.callbacks import CALLBACKS
 from reliability.junos_cells import run_junos_role_cell
+from reliability.fortios_cell import run_fortios_cell
 from reliability.loops import TUNNELS, run_info_loop_cell, run_loop_cell
 from reliability.role_cells import run_role_cell
 from reliability.record import record
@@ -69,3 +70,18 @@ def test_role_junos_callbacks(callback, emulator, playbooks, tmp_path):
     leaking = {c: n for c, n in seen.hits.items() if n}
     assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
     assert seen.keys_ok, "the SRX does not hold the tunnel's edge key"
+
+
+def test_role_fortios_callbacks(emulator, tmp_path):
+    """The role on a FortiGate (fortinet.fortios over httpapi, the REST API simulator): json, junit and tree in one
+    run; no key (new or old) and no token in any of them."""
+    cells = run_fortios_cell(emulator, tmp_path)
+    for name, seen in cells.items():
+        record("loops", core=ansible_core, callback=f"{name} (tunnel_psk role, fortios)", keys_ok=seen.keys_ok,
+               hits=sum(seen.hits.values()), **seen.hits)
+    for name, seen in cells.items():
+        assert seen.returncode == 0, "the playbook failed"
+        assert seen.callback_saw_rotation, f"{name} showed nothing of the role's rotation task"
+        leaking = {c: n for c, n in seen.hits.items() if n}
+        assert not leaking, f"secrets shown by {name} in {sorted(leaking)}: {leaking}"
+        assert seen.keys_ok, "the FortiGate does not hold the key in force"

@@ -27,7 +27,8 @@ import network_collections  # noqa: E402
 
 
 def collections_path() -> str:
-    """vyos.vyos, cisco.ios, ansible.netcommon, ansible.utils, junipernetworks.junos, then this collection's path."""
+    """vyos.vyos, cisco.ios, fortinet.fortios, ansible.netcommon, ansible.utils, junipernetworks.junos, then this
+    collection's path."""
     network = network_collections.ensure(ROOT / ".venv" / "network-collections")
     junos = network_collections.ensure_junos(ROOT / ".venv" / "junos-collections")
     return os.pathsep.join(p for p in (str(network), str(junos), os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")) if p)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Put vyos.vyos, cisco.ios and ansible.netcommon (+ ansible.utils, which netcommon needs) into a collections path.
+"""Put vyos.vyos, cisco.ios, fortinet.fortios and ansible.netcommon (+ ansible.utils, which netcommon needs) into a
+collections path.
 
 They come from the ``ansible`` package on PyPI (pinned in tests/constraints.txt), which bundles them;
 see bundled_collections.py. junipernetworks.junos left the ``ansible`` package with 14.0 (it moved to
@@ -14,7 +15,7 @@ import sys
 
 from bundled_collections import ensure as _ensure
 
-COLLECTIONS = ("vyos/vyos", "cisco/ios", "ansible/netcommon", "ansible/utils")
+COLLECTIONS = ("vyos/vyos", "cisco/ios", "fortinet/fortios", "ansible/netcommon", "ansible/utils")
 # junipernetworks.junos 11.0.0 (needs ansible.netcommon >= 8.1.0, which the pinned wheel's netcommon is).
 JUNOS_WHEEL = "ansible==13.8.0"
 
