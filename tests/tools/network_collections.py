@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Put vyos.vyos, cisco.ios and ansible.netcommon (+ ansible.utils, which netcommon needs) into a collections path.
+"""Put vyos.vyos, cisco.ios and ansible.netcommon (+ ansible.utils, which netcommon needs) into a collections path,
+and community.hashi_vault (the tunnel_psk role's escrow tasks; lint resolves them from here).
 
 They come from the ``ansible`` package on PyPI (pinned in tests/constraints.txt), which bundles them;
 see bundled_collections.py. Prints the collections path.
@@ -12,7 +13,7 @@ import sys
 
 from bundled_collections import ensure as _ensure
 
-COLLECTIONS = ("vyos/vyos", "cisco/ios", "ansible/netcommon", "ansible/utils")
+COLLECTIONS = ("vyos/vyos", "cisco/ios", "ansible/netcommon", "ansible/utils", "community/hashi_vault")
 
 
 def ensure(dest):
