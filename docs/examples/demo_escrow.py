@@ -36,8 +36,8 @@ def main(root, out, emulator, env, identity_vars):
     try:
         mount = bao.new_mount()
         collections = network_collections.ensure(root / ".venv" / "network-collections")
-        run_env = dict(env, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join((env["ANSIBLE_COLLECTIONS_PATH"], str(collections))),
-                       VAULT_ADDR=bao.url, VAULT_TOKEN=bao.root_token)
+        paths = os.pathsep.join((env["ANSIBLE_COLLECTIONS_PATH"], str(collections)))
+        run_env = dict(env, ANSIBLE_COLLECTIONS_PATH=paths, VAULT_ADDR=bao.url, VAULT_TOKEN=bao.root_token)
         playbook = work / "role.yml"
         playbook.write_text(yaml.safe_dump([{"name": "Rotate with escrow", "hosts": "localhost",
                                              "gather_facts": False, "roles": ["cloudflare.magic.tunnel_psk"]}]))

@@ -8,7 +8,9 @@ and the escrow tokens.
 
 from __future__ import annotations
 
+import base64
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -93,7 +95,9 @@ def leaks(router):
         data = router.bao.read(router.mount, ESCROW_PATH, version)
         if data and data.get("data"):
             secrets.append(data["data"]["psk"])
-    return sum(r.run.hits(*secrets) for r in router.runs)
+    found = [(r.what, i) for r in router.runs for i, s in enumerate(secrets) if s and r.run.hits(s)]
+    assert not found, f"secrets (by index: keys, tokens, escrowed keys) in runs' output: {found}"
+    return 0
 
 
 def wipe(router):
@@ -248,3 +252,57 @@ def test_a_stale_write_that_lands_first_is_overwritten_by_the_key_in_force(lab):
     version, data = escrowed(lab)
     assert version == 3 and data["psk"] == lab.emulator.edge_psk(lab.tunnel["id"]) == lab.loaded_key()
     assert leaks(lab) == 0
+
+
+def test_bulk_escrows_every_key_before_any_router_gets_one_and_restores_without_a_request(lab, tmp_path):
+    """Two routers, one bulk request: every key is escrowed (one version per tunnel) before the first router file
+    is written; a wiped router is then restored from the escrow with no bulk request."""
+    from support.bulk import bulk_posts
+
+    names = ["tunnel_nyc_01", "tunnel_lon_01"]
+    hosts = {}
+    for name in names:
+        (tmp_path / name).mkdir()
+        hosts[name] = {"tunnel_psk_tunnel_name": name, "tunnel_psk_swanctl_conf_dir": str(tmp_path / name)}
+    inventory = tmp_path / "fleet.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"children": {"routers": {"hosts": hosts, "vars": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "tunnel_psk_platform": "strongswan", "tunnel_psk_bulk": True, "tunnel_psk_swanctl_load": False,
+        "tunnel_psk_ike_id": "router.example.net",
+        "tunnel_psk_ca_path": lab.emulator.ca_file, "tunnel_psk_escrow": True, "tunnel_psk_escrow_mount": lab.mount,
+        "tunnel_psk_escrow_path": "cloudflare-magic/lab/{{ tunnel_psk_tunnel_name }}"}}}}}))
+    playbook = tmp_path / "fleet-play.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "Bulk with escrow", "hosts": "routers", "gather_facts": False,
+                                         "roles": ["cloudflare.magic.tunnel_psk"]}]))
+    ids = {t["name"]: t["id"] for t in lab.emulator.tunnels(lab.emulator.account_id)}
+
+    def run(what):
+        log = tmp_path / f"{what}.log"
+        env = lab.runner.environment(ANSIBLE_LOG_PATH=str(log))
+        done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+                               str(playbook)], cwd=lab.runner.workdir, env=env, capture_output=True, text=True,
+                              timeout=600, check=False)
+        return done, done.stdout + done.stderr + (log.read_text() if log.exists() else "")
+
+    lab.emulator.clear_requests()
+    first, text = run("first")
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert len(bulk_posts(lab.emulator)) == 1
+    assert text.index("TASK [cloudflare.magic.tunnel_psk : Escrow - write the new key as a new version") < text.index(
+        "TASK [cloudflare.magic.tunnel_psk : Write the connection, the new key and its stamp")
+    keys = {}
+    for name in names:
+        current = lab.bao.read(lab.mount, f"cloudflare-magic/lab/{name}")
+        keys[name] = lab.emulator.edge_psk(ids[name])
+        assert current["metadata"]["version"] == 1 and current["data"]["psk"] == keys[name]
+        assert f"secret = 0s{base64.b64encode(keys[name].encode()).decode()}" in (
+            tmp_path / name / f"cloudflare-{name}.conf").read_text()
+
+    (tmp_path / names[1] / f"cloudflare-{names[1]}.conf").unlink()
+    lab.emulator.clear_requests()
+    second, text2 = run("restore")
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert bulk_posts(lab.emulator) == [] and "Restored from escrow: version 1" in second.stdout
+    assert f"secret = 0s{base64.b64encode(keys[names[1]].encode()).decode()}" in (
+        tmp_path / names[1] / f"cloudflare-{names[1]}.conf").read_text()
+    assert sum((text + text2).count(s) for s in list(keys.values()) + [lab.bao.root_token]) == 0

