@@ -159,7 +159,10 @@ def test_a_failed_escrow_write_after_the_rotation_still_hands_on_fails_the_run_a
                              f'  required_parameters = ["never_sent"] }}\n'
                              f'path "{lab.mount}/metadata/*" {{ capabilities = ["read"] }}')
     lab.tokens.append(refusing)
-    failed = role_run(lab, "write refused", args=["-vvvv"], tunnel_psk_escrow_token=refusing)
+    # The token as a role input, from a vars file: on the command line, ansible-playbook -vvvv prints extra vars.
+    secrets_file = lab.workdir / "escrow-token.yml"
+    secrets_file.write_text(yaml.safe_dump({"tunnel_psk_escrow_token": refusing}))
+    failed = role_run(lab, "write refused", args=["-vvvv", "-e", f"@{secrets_file}"])
     assert failed.returncode != 0 and failed.posts == 1
     assert "The escrow did not take the new key" in failed.run.stdout, failed.run.stdout[-3000:]
     assert lab.holds_key_in_force() and lab.stamp() == lab.edge_stamp(), "the router did not get the key"
