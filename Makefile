@@ -51,13 +51,14 @@ COMPAT_TESTS ?= tests/unit/plugins tests/integration tests/awx
 # Left out on the older lines, to keep CI short: the matrices whose outcome depends on the collection's own
 # code only (faults, pacing and its state, concurrency, proxies, deadlines, request counts, the rotation
 # decision of the convergence runs, the role's runs and the report's), not on ansible-core, and the network
-# platforms' runs against the device simulators (minutes each). The role's loop x callback cells still run it
-# end to end (bulk rotation, hand-off, no_log) on every line. The emulator's own tests are not in COMPAT_TESTS.
+# platforms' runs against the device simulators (minutes each), and the role's escrow runs against OpenBao
+# (community.hashi_vault 7.1.0 of the pinned ansible wheel declares requires_ansible >= 2.17). The role's
+# loop x callback cells still run it end to end (bulk rotation, hand-off, no_log) on every line. The emulator's own tests are not in COMPAT_TESTS.
 COMPAT_IGNORE ?= tests/integration/test_faults.py tests/integration/test_pacing.py tests/integration/test_concurrency.py \
   tests/integration/test_pacing_forks.py tests/integration/test_pacing_state.py tests/integration/test_client_bounds.py \
   tests/integration/test_proxy.py tests/integration/test_request_budget.py tests/integration/test_example_convergence.py \
   tests/integration/test_role_interleaving.py tests/integration/test_example_psk_age_report.py \
-  tests/integration/test_role_vyos.py tests/integration/test_role_ios_xe.py tests/integration/test_example_network_playbooks.py \
+  tests/integration/test_role_vyos.py tests/integration/test_role_ios_xe.py tests/integration/test_example_network_playbooks.py tests/integration/test_role_escrow.py \
   tests/integration/test_role_junos.py \
   tests/integration/test_role_fortios.py \
   tests/integration/test_role_strongswan.py tests/integration/test_role_bulk.py tests/integration/test_tunnel_info.py

@@ -5,6 +5,8 @@ Starts the Cloudflare API emulator (HTTPS, its own CA), builds and installs the 
 tarball, runs the example playbook rotate_and_configure_strongswan.yml exactly as a user would
 (credentials in the environment, as AWX injects them), then checks that the key in the rendered
 swanctl.conf is the key now in force at the (emulated) edge, and prints a summary without the key.
+Then (demo_escrow.py) the tunnel_psk role escrows a rotation in a real OpenBao server and restores a wiped
+router from it without rotating.
 """
 
 from __future__ import annotations
@@ -102,13 +104,14 @@ def main():
               f"{'yes' if stamp == edge['last_generated_on'] else 'NO'}")
         if not in_force or stamp != edge["last_generated_on"]:
             return 1
-        tunnel_demo = ROOT / "docs" / "examples" / "demo_tunnel.py"
-        if tunnel_demo.exists():
-            sys.path.insert(0, str(tunnel_demo.parent))
-            import demo_tunnel
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import demo_escrow
+        import demo_tunnel
 
-            return demo_tunnel.main(ROOT, OUT, config)
-        return 0
+        code = demo_tunnel.main(ROOT, OUT, config)
+        # Last, since it rotates the tunnel again: one escrowed rotation, one restore without rotating.
+        role_identity = {"tunnel_psk_ike_id": identity[1].split("=", 1)[1]} if identity else {}
+        return code or demo_escrow.main(ROOT, OUT, emulator, env, role_identity)
     finally:
         emulator.stop()
         print("\nemulator stopped")

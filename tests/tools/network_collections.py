@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Put vyos.vyos, cisco.ios, fortinet.fortios and ansible.netcommon (+ ansible.utils, which netcommon needs) into a
-collections path.
+collections path, and community.hashi_vault (the tunnel_psk role's escrow tasks; lint resolves them from here).
 
 They come from the ``ansible`` package on PyPI (pinned in tests/constraints.txt), which bundles them;
 see bundled_collections.py. junipernetworks.junos left the ``ansible`` package with 14.0 (it moved to
@@ -15,7 +15,8 @@ import sys
 
 from bundled_collections import ensure as _ensure
 
-COLLECTIONS = ("vyos/vyos", "cisco/ios", "fortinet/fortios", "ansible/netcommon", "ansible/utils")
+COLLECTIONS = ("vyos/vyos", "cisco/ios", "fortinet/fortios", "ansible/netcommon", "ansible/utils",
+               "community/hashi_vault")
 # junipernetworks.junos 11.0.0 (needs ansible.netcommon >= 8.1.0, which the pinned wheel's netcommon is).
 JUNOS_WHEEL = "ansible==13.8.0"
 
