@@ -4,11 +4,14 @@ the key rotated at the emulator. The router's IKE SA comes up only when its secr
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 from devices.sshcli import SshDeviceServer
 from devices.vyos import VyosDevice
-from support.network_role import NetworkRoleRunner, posts, recap
+from support.network_role import KilledRun, NetworkRoleRunner, older_collections_path, posts, recap
 
 TUNNEL = "tunnel_nyc_01"
 DEVICE_USER, DEVICE_PASSWORD = "vyos", "device-login-7Hq2"
@@ -80,7 +83,16 @@ def test_hand_off_commits_the_key_in_force_with_its_stamp_and_the_guide_paramete
     assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
     saved = device.saved == device.running
     assert saved, "the configuration was committed but not saved"
-    assert device.commits == 1, "the key and its stamp travel in one commit"
+    # Two commits: the key with a pending stamp, then (after the SA came up) the stamp switched to in force.
+    assert device.commits == 2, device.commits
+    sent = device.lines
+    committed = [line for line in sent if line.startswith((f"set {PSK_ENTRY} secret", f"set {PEER} description"))]
+    assert committed[:2] == [f"set {PSK_ENTRY} secret '{emulator.edge_psk(tunnel['id'])}'",
+                             f"set {PEER} description 'cloudflare.magic psk pending {_stamp(emulator, tunnel)}'"]
+    assert committed[2:] == [f"set {PEER} description 'cloudflare.magic psk {_stamp(emulator, tunnel)}'"]
+    # The peer's SA was reset after the key commit and verified before the switch.
+    reset = sent.index(f"reset vpn ipsec site-to-site peer CF_{TUNNEL}")
+    assert sent.index(committed[0]) < reset < sent.index("show vpn ike sa", reset) < sent.index(committed[2])
     # Cloudflare's VyOS guide: IKEv2, AES-256-GCM + SHA-512 + DH 20 for IKE and ESP, PFS, DPD restart,
     # route-based (vti bind, no auto-installed routes), the router initiates, identities both ways.
     config = set(device.config_lines("running"))
@@ -262,3 +274,84 @@ def test_a_newer_run_that_wrote_during_verification_fails_this_one_and_keeps_its
         run.stdout[-3000:]
     assert _leaf(device, f"{PEER} description") == "cloudflare.magic psk 2099-01-01T00:00:00Z", \
         "the newer run's stamp was overwritten"
+
+
+def test_a_run_killed_before_the_stamp_switch_leaves_it_pending_and_the_next_run_repairs(
+        runner, emulator, tunnel, device):
+    """SIGKILL to ansible-playbook while it verifies (after the key's commit): no rescue runs, so no stamp may
+    say "in force" yet; the next run reads the pending stamp as none, rotates, verifies and switches it."""
+    answer = device.handle
+    killed = KilledRun(runner)
+
+    def kill_while_verifying(line):
+        output = answer(line)
+        if line.strip() == "show vpn ike sa":
+            killed.kill()
+        return output
+
+    device.handle = kill_while_verifying
+    run = killed.wait()
+    device.handle = answer
+    assert killed.killed, run.stdout[-3000:]
+    first_stamp = _stamp(emulator, tunnel)
+    assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk pending {first_stamp}"
+    repaired = runner.run_role()
+    assert repaired.returncode == 0, repaired.stdout[-4000:]
+    assert posts(emulator) == 2, "the pending stamp did not make the next run rotate"
+    assert _holds_key_in_force(device, emulator, tunnel), "the router does not hold the key in force"
+    assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
+    _assert_no_key(run, emulator)
+
+
+def test_an_ike_sa_made_before_the_commit_does_not_verify_the_new_key(runner, emulator, tunnel, device):
+    """An SA negotiated an hour ago with the old key stays up across the commit. While the router ignores the
+    reset, that SA must not pass; once the reset works, a new SA (younger than the commit) does."""
+    assert runner.run_role().returncode == 0
+    endpoint = tunnel["cloudflare_endpoint"]
+    device.sas[endpoint] = (time.monotonic() - 3600, "the key of an hour ago")
+    answer = device.handle
+    device.handle = lambda line: "" if line.strip().startswith("reset vpn ipsec") else answer(line)
+    run = runner.run_role(host_vars={"tunnel_psk_max_age": "1s", "tunnel_psk_verify_timeout": 2})
+    assert run.returncode != 0, "an SA older than the commit verified the new key"
+    assert "Wait until an IKE SA with Cloudflare is up, negotiated after the commit" in run.stdout, run.stdout[-3000:]
+    assert _leaf(device, f"{PEER} description") == "cloudflare.magic psk unverified"
+    _assert_no_key(run, emulator)
+    device.handle = answer
+    repaired = runner.run_role()
+    assert repaired.returncode == 0, repaired.stdout[-4000:]
+    assert device.sas[endpoint][0] > time.monotonic() - 60, "the SA that verified the key is the old one"
+    assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
+
+
+def test_a_second_tunnel_on_the_same_router_gets_its_own_vti_or_is_refused(runner, emulator, tunnel, device):
+    """Two tunnels of one router are two hosts with one ansible_host. The second may not take the first's VTI
+    (the default vti0): it is refused before anything rotates; with a VTI of its own both end healthy."""
+    assert runner.run_role().returncode == 0
+    second = next(t for t in emulator.tunnels() if t["name"] == f"{TUNNEL}b")
+    second_vars = {"tunnel_psk_tunnel_name": second["name"], "tunnel_psk_ike_id": emulator.ipsec_id(second["id"])}
+    refused = runner.run_role(host_vars=second_vars)
+    assert refused.returncode != 0
+    assert f"vti0 on VyOS router router1 is bound to the site-to-site peer CF_{TUNNEL}" in refused.stdout, \
+        refused.stdout[-3000:]
+    assert posts(emulator) == 1, "the refused tunnel was rotated"
+    device.edge_key = lambda remote: emulator.edge_psk(
+        next(t["id"] for t in emulator.tunnels() if t["cloudflare_endpoint"] == remote))
+    both = runner.run_role(host_vars={**second_vars, "tunnel_psk_vyos_vti": "vti1"})
+    assert both.returncode == 0, both.stdout[-4000:]
+    assert runner.run_role().returncode == 0 and posts(emulator) == 2, "the first tunnel lost its key in force"
+    assert _leaf(device, f"{PEER} vti bind") == "vti0"
+    assert _leaf(device, f"vpn ipsec site-to-site peer CF_{second['name']} vti bind") == "vti1"
+    assert _leaf(device, f"vpn ipsec site-to-site peer CF_{second['name']} description") == \
+        f"cloudflare.magic psk {_stamp(emulator, second)}"
+    assert _holds_key_in_force(device, emulator, tunnel)
+
+
+def test_a_vyos_collection_older_than_the_role_needs_is_refused_before_anything_rotates(runner, emulator, device):
+    """vyos.vyos of the `ansible` 11 package (5.x) predates VyOS 1.4 support: refused before any POST, naming the
+    collection and the version needed."""
+    runner.collections = os.pathsep.join((older_collections_path(), runner.collections))
+    run = runner.run_role()
+    assert run.returncode != 0
+    assert "needs the collection vyos.vyos 6.0.0 or later" in run.stdout, run.stdout[-3000:]
+    assert "this controller loads vyos.vyos 5." in run.stdout and "nothing was rotated" in run.stdout
+    assert posts(emulator) == 0 and device.lines == []
