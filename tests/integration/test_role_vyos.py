@@ -232,7 +232,7 @@ def test_no_key_in_any_output_even_at_vvvv_with_the_vendor_results(runner, emula
     assert received_old_key
     for run in (first, second):
         _assert_no_key(run, emulator)
-        assert "Commit the key and its stamp in one commit" in run.stdout
+        assert "Commit the key with a pending stamp in one commit" in run.stdout
         assert '"__tunnel_psk_vyos_sa": {' in run.stdout, "the registered results were not shown"
 
 
