@@ -24,16 +24,22 @@ Where each answer comes from (vyos.vyos is the collection bundled in the pinned 
 - The 1.4 IPsec syntax the schema below accepts (``authentication psk <name> id|secret``, peer ``local-id``,
   ``remote-id``, ``remote-address``, ``disable-mobike``, ``close-action`` in the ike-group, ``vti bind``):
   VyOS docs, docs/configuration/vpn/site2site_ipsec.rst (1.4 IKEv2 example and "Key Parameters").
-- ``show vpn ike sa``: the table of docs/configuration/vpn/site2site_ipsec.rst ("Show status of new setup":
-  ``Peer ID / IP``, ``Local ID / IP``, ``State Encrypt Hash D-H Grp NAT-T A-Time L-Time``). A peer is ``up``
-  when the secret the committed configuration holds for it equals ``edge_key(remote_address)``, the key the
-  far end (the emulator) has in force; else ``down``.
+- ``show vpn ike sa``: vyos-1x (the 1.4 op mode), src/op_mode/vpn_ike_sa.py ``ike_sa``: per IKE SA the
+  ``Peer ID / IP`` / ``Local ID / IP`` header, then ``State IKEVer Encrypt Hash D-H Group NAT-T A-Time L-Time``,
+  where A-Time is vici's ``established`` (seconds since the SA came up). An IKE SA is negotiated when none is
+  up and the peer's committed secret equals ``edge_key(remote_address)`` (the key the far end, the emulator,
+  has in force); it then stays up, with its age, until it is reset: a commit does not renegotiate it (VyOS
+  loads the new secret for the next negotiation), so an SA made with the old key outlives a key change.
+- ``reset vpn ipsec site-to-site peer <name>``: vyos-1x op-mode-definitions/vpn-ipsec.xml.in (1.4) runs
+  src/op_mode/ipsec.py ``reset_peer``: terminates the peer's SAs (``Peer <name> terminate result: success``,
+  or the warning that none were initiated) and initiates them again when ``connection-type`` is ``initiate``.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import time
 
 from devices.sshcli import CliDevice
 
@@ -113,6 +119,7 @@ class VyosDevice(CliDevice):
         self.saved = list(self.running)
         self.candidate = list(self.running)
         self.commits = 0
+        self.sas: dict[str, tuple[float, str]] = {}   # remote address -> (monotonic time it came up, its key)
         self.session_start()
 
     # --- the session ------------------------------------------------------------------------
@@ -160,6 +167,8 @@ class VyosDevice(CliDevice):
             return self._pipe("\n".join(render(line) for line in sorted(self.running)), pipes)
         if command == "show vpn ike sa":
             return self._show_ike_sa()
+        if words[:5] == ["reset", "vpn", "ipsec", "site-to-site", "peer"] and len(words) == 6:
+            return self._reset_peer(words[5])
         return f"\n  Invalid command: [{command}]\n"
 
     def _pipe(self, text, pipes):
@@ -176,29 +185,52 @@ class VyosDevice(CliDevice):
                 "Boot via:         installed image\nSystem type:      KVM guest\n\n"
                 "Hardware vendor:  QEMU\nHardware model:   Standard PC (Q35 + ICH9, 2009)\n")
 
+    def _peers(self):
+        """(peer name, remote address) of every site-to-site peer with a remote address."""
+        for peer in self._values(self.running, "vpn ipsec site-to-site peer *"):
+            remote = self._leaf(self.running, ("vpn", "ipsec", "site-to-site", "peer", peer, "remote-address"))
+            if remote:
+                yield peer, remote
+
+    def _negotiate(self, peer, remote):
+        """A peer without an IKE SA negotiates one (either end may initiate): it comes up when both ends hold
+        one key."""
+        if remote in self.sas:
+            return
+        in_force, secret = self.edge_key(remote), self._secret_for(peer, remote)
+        if in_force and secret == in_force:
+            self.sas[remote] = (time.monotonic(), secret)
+
+    def _reset_peer(self, name):
+        remote = dict(self._peers()).get(name)
+        if remote is None or remote not in self.sas:
+            answer = f"WARNING: Peer's {name} SAs are not initiated. Nothing to terminate\n"
+        else:
+            del self.sas[remote]
+            answer = f"Peer {name} terminate result: success\n"
+        if remote is not None:
+            self._negotiate(name, remote)
+        return answer
+
     def _show_ike_sa(self):
         blocks = []
-        for peer in self._values(self.running, "vpn ipsec site-to-site peer *"):
+        for peer, remote in self._peers():
             base = ("vpn", "ipsec", "site-to-site", "peer", peer)
-            remote = self._leaf(self.running, base + ("remote-address",))
-            if not remote:
-                continue
+            self._negotiate(peer, remote)
             local = self._leaf(self.running, base + ("local-address",)) or "any"
             group = ("vpn", "ipsec", "ike-group", self._leaf(self.running, base + ("ike-group",)))
             proposal = [self._leaf(self.running, group + ("proposal", "1", leaf)) or "n/a"
                         for leaf in ("encryption", "hash", "dh-group")]
             lifetime = self._leaf(self.running, group + ("lifetime",)) or "28800"
-            in_force = self.edge_key(remote)
-            state = "up" if in_force and self._secret_for(peer, remote) == in_force else "down"
-            description = self._leaf(self.running, base + ("description",))
-            blocks += ["Peer ID / IP                            Local ID / IP",
+            since = self.sas[remote][0] if remote in self.sas else None
+            state, age = ("up", int(time.monotonic() - since)) if since is not None else ("down", 0)
+            blocks += ["Peer ID / IP                            Local ID / IP               ",
                        "------------                            -------------",
-                       f"{remote:<40}{local}", "",
-                       *([f"    Description: {description}", ""] if description else []),
-                       "    State  Encrypt       Hash    D-H Grp  NAT-T  A-Time  L-Time",
-                       "    -----  -------       ----    -------  -----  ------  ------",
-                       f"    {state:<6} {proposal[0]:<13} {proposal[1]:<7} {proposal[2]:<8} yes    "
-                       f"{'12' if state == 'up' else '0':<7} {lifetime}", ""]
+                       f"{remote:<39} {local:<39}", "",
+                       "    State  IKEVer  Encrypt      Hash          D-H Group      NAT-T  A-Time  L-Time",
+                       "    -----  ------  -------      ----          ---------      -----  ------  ------",
+                       f"    {state:<6} IKEv2   {proposal[0]:<12} {proposal[1]:<13} {proposal[2]:<14} no     "
+                       f"{age:<7} {lifetime if state == 'up' else 0:<7}", ""]
         return "\n".join(blocks) + "\n" if blocks else ""
 
     def _secret_for(self, peer, remote):

@@ -5,12 +5,14 @@ Cloudflare API emulator holds the key in force. The platform comes from ansible_
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from cf_emulator import Emulator
 from devices.ios_xe import IosXeRouter
 from devices.sshcli import SshDeviceServer
-from support.network_role import NetworkRoleRunner, recap
+from support.network_role import KilledRun, NetworkRoleRunner, older_collections_path, recap
 
 TUNNEL = "tunnel_nyc_01"
 KEYRING = "crypto ikev2 keyring CF_MAGIC_WAN_KEYRING"
@@ -39,6 +41,7 @@ class Lab:
         self.router = IosXeRouter(enable_password=ENABLE, edge_key=self.edge_key)
         self.far_end_key = None          # None: Cloudflare's key in force; else what the far end really holds
         self.on_negotiation = None       # called when the router negotiates (e.g. another run writes the router)
+        self.edge_key_by_address = {self.tunnel["cloudflare_endpoint"]: self.tunnel["id"]}  # the far ends
         self.server = SshDeviceServer(self.router.session, USER, PASSWORD).start()
         self.runner = NetworkRoleRunner(workdir, emulator, self.server, "cisco.ios.ios", USER, PASSWORD, tunnel=TUNNEL,
                                         host_vars={"ansible_become": True, "ansible_become_method": "enable",
@@ -47,11 +50,12 @@ class Lab:
                                                    "tunnel_psk_ios_xe_tunnel_source": "203.0.113.10"})
 
     def edge_key(self, address):
-        if address != self.tunnel["cloudflare_endpoint"]:
+        tunnel_id = self.edge_key_by_address.get(address)
+        if tunnel_id is None:
             return None
         if self.on_negotiation:
             self.on_negotiation()
-        return self.far_end_key or self.emulator.edge_psk(self.tunnel["id"])
+        return self.far_end_key or self.emulator.edge_psk(tunnel_id)
 
     def edge_stamp(self):
         return self.emulator.tunnel(self.tunnel["id"]).get("psk_metadata", {}).get("last_generated_on")
@@ -144,8 +148,16 @@ def test_hand_off_writes_key_stamp_and_the_guides_tunnel_and_a_second_run_change
     assert router.startup == router.running_config(), "the configuration was not saved"
     assert f"clear crypto session remote {endpoint}" in first.sent
     assert router.session_state(endpoint)[1] == "UP-ACTIVE"
-    # The key and its stamp went to the router in one configuration session (one configure terminal).
-    assert first.sent.count("configure terminal") == 1
+    # The key went with a pending stamp in one configuration session; after the session came up, a second one
+    # (without the key) switched the stamp to in force.
+    assert first.sent.count("configure terminal") == 2
+    stamp = lab.edge_stamp()
+    key_line = f"pre-shared-key {lab.emulator.edge_psk(lab.tunnel['id'])}"
+    pending, in_force = (f"description cloudflare.magic psk pending {stamp}", f"description cloudflare.magic psk {stamp}")
+    show = f"show crypto session remote {endpoint} detail"
+    assert first.sent.index(key_line) < first.sent.index(pending) < first.sent.index(show) < first.sent.index(in_force)
+    second_session = first.sent[first.sent.index("configure terminal", first.sent.index(pending)):]
+    assert not any(line.startswith("pre-shared-key") for line in second_session)
 
     second = lab.run()
     assert second.returncode == 0, second.stdout[-4000:]
@@ -223,7 +235,7 @@ def test_a_newer_run_that_wrote_the_router_meanwhile_fails_this_run_and_keeps_it
     lab.on_negotiation = another_run_writes_the_router
     run = lab.run()
     assert run.returncode != 0
-    assert "another run wrote it after this one" in run.stdout
+    assert "a newer run wrote after this one" in run.stdout
     assert f"description cloudflare.magic psk {newer}" in lab.peer(), "the newer run's stamp was overwritten"
     assert run.posts == 1
 
@@ -262,3 +274,58 @@ def test_check_mode_shows_the_change_with_the_key_masked_and_sends_nothing(lab):
     assert lab.router.running_config() == config_before
     assert lab.emulator.edge_psk(lab.tunnel["id"]) == key_before
     assert run.hits(OLD_KEY, key_before) == 0
+
+
+def test_a_run_killed_before_the_stamp_switch_leaves_it_pending_and_the_next_run_repairs(lab):
+    """SIGKILL to ansible-playbook while the session with Cloudflare renegotiates (after the key was written):
+    no rescue runs, so no stamp may say "in force" yet; the next run reads `pending` as none and repairs."""
+    lab.preload()
+    killed = KilledRun(lab.runner)
+    lab.on_negotiation = killed.kill
+    run = killed.wait()
+    lab.on_negotiation = None
+    assert killed.killed, run.stdout[-3000:]
+    assert f"description cloudflare.magic psk pending {lab.edge_stamp()}" in lab.peer()
+    repaired = lab.run()
+    assert repaired.returncode == 0, repaired.stdout[-4000:]
+    assert repaired.posts == 1, "the pending stamp did not make the next run rotate"
+    assert holds_key_in_force(lab), lab.router.running_config()
+    endpoint = lab.tunnel["cloudflare_endpoint"]
+    assert lab.router.established[endpoint] == lab.emulator.edge_psk(lab.tunnel["id"])
+    assert run.hits(lab.emulator.edge_psk(lab.tunnel["id"]), OLD_KEY) == 0
+
+
+def test_a_second_tunnel_on_the_same_router_gets_its_own_interface_or_is_refused(lab):
+    """Two tunnels of one router are two hosts with one ansible_host. The second may not take the first's
+    tunnel interface (the default Tunnel1): refused before anything rotates; with Tunnel2 both end healthy."""
+    assert lab.run().returncode == 0
+    second = next(t for t in lab.emulator.tunnels() if t["name"] == f"{TUNNEL}b")
+    lab.far_end_key = None
+    lab.edge_key_by_address = {t["cloudflare_endpoint"]: t["id"] for t in (lab.tunnel, second)}
+    refused = lab.run("-e", f"tunnel_psk_tunnel_name={second['name']}")
+    assert refused.returncode != 0
+    assert f"Tunnel1 on router1 is protected by the IPsec profile {PROFILE}, another tunnel's" in refused.stdout, \
+        refused.stdout[-3000:]
+    assert refused.posts == 0 and "configure terminal" not in refused.sent
+    both = lab.run("-e", f"tunnel_psk_tunnel_name={second['name']}", "-e", "tunnel_psk_ios_xe_tunnel_interface=Tunnel2")
+    assert both.returncode == 0, both.stdout[-4000:]
+    again = lab.run()
+    assert (again.returncode, again.posts) == (0, 0), "the first tunnel lost its key in force"
+    assert holds_key_in_force(lab)
+    second_profile = f"CF_MAGIC_WAN_{second['name'].upper()}"
+    assert f"tunnel protection ipsec profile {PROFILE}" in lab.router.children("interface Tunnel1")
+    assert f"tunnel protection ipsec profile {second_profile}" in lab.router.children("interface Tunnel2")
+    stamp = lab.emulator.tunnel(second["id"])["psk_metadata"]["last_generated_on"]
+    assert f"description cloudflare.magic psk {stamp}" in lab.router.children(KEYRING, f"peer {second_profile}")
+    assert lab.router.session_state(second["cloudflare_endpoint"])[1] == "UP-ACTIVE"
+
+
+def test_a_cisco_ios_older_than_the_role_needs_is_refused_before_anything_rotates(lab):
+    """cisco.ios of the `ansible` 11 package (9.x) has no ios_config content option: every run would rotate,
+    then fail the hand-off. The preflight names the collection and the version needed; nothing is sent."""
+    lab.runner.collections = os.pathsep.join((older_collections_path(), lab.runner.collections))
+    run = lab.run()
+    assert run.returncode != 0
+    assert "needs the collection cisco.ios 11.4.0 or later" in run.stdout, run.stdout[-3000:]
+    assert "this controller loads cisco.ios 9." in run.stdout and "nothing was rotated" in run.stdout
+    assert run.posts == 0 and run.sent == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,11 @@ def collections_path() -> str:
     network = network_collections.ensure(ROOT / ".venv" / "network-collections")
     junos = network_collections.ensure_junos(ROOT / ".venv" / "junos-collections")
     return os.pathsep.join(p for p in (str(network), str(junos), os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")) if p)
+
+
+def older_collections_path() -> str:
+    """cisco.ios and vyos.vyos of the `ansible` 11 package (older than the role needs), cached beside the others."""
+    return str(network_collections.ensure_older(ROOT / ".venv" / "older-network-collections"))
 
 
 class NetworkRoleRunner(PlaybookRunner):
@@ -93,6 +99,38 @@ class NetworkRoleRunner(PlaybookRunner):
                               capture_output=True, text=True, timeout=timeout, check=False)
         log_text = log_path.read_text() if log_path.exists() else ""
         return Run(done.returncode, done.stdout, done.stderr, log_text, self.workdir)
+
+
+class KilledRun:
+    """ansible-playbook running the role in a process group of its own, to be killed with SIGKILL from the middle
+    of a step (as an AWX cancel, a job timeout or an OOM kill does): ``kill()`` from a device's handler, then
+    ``wait()`` for what it printed. Nothing of the role's (no rescue, no always) runs after the kill."""
+
+    def __init__(self, runner, *args, host_vars=None):
+        play = {"name": "Keep the router on the key in force", "hosts": runner.group, "gather_facts": False,
+                "roles": [ROLE]}
+        command = [str(BIN / "ansible-playbook"), "-i", str(runner.inventory(**(host_vars or {}))),
+                   str(runner.write("role.yml", [play])), *args]
+        self.killed, self.workdir = False, runner.workdir
+        # Files, not pipes: the persistent connection (ansible-connection) leaves the process group and outlives
+        # the kill; holding a pipe, it would keep a reader waiting until its idle timeout.
+        self.out, self.err = (open(runner.workdir / f"killed.{n}", "w+", encoding="utf-8") for n in ("out", "err"))
+        self.process = subprocess.Popen(command, cwd=runner.workdir, env=runner.environment(),
+                                        stdout=self.out, stderr=self.err, text=True, start_new_session=True)
+
+    def kill(self):
+        if not self.killed:
+            self.killed = True
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def wait(self, timeout=300):
+        self.process.wait(timeout=timeout)
+        texts = []
+        for stream in (self.out, self.err):
+            stream.seek(0)
+            texts.append(stream.read())
+            stream.close()
+        return Run(self.process.returncode, *texts, "", self.workdir)
 
 
 def recap(run: Run, host=HOST) -> dict[str, int]:

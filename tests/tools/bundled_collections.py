@@ -5,6 +5,8 @@ The ``ansible`` wheel (pinned in tests/constraints.txt) is downloaded once (no i
 named collection folders are extracted into DEST, which then serves as a collections path. A lock
 file lets parallel test workers share one DEST. Prints the collections path.
 Usage: bundled_collections.py DEST NAMESPACE/NAME...   (e.g. .venv/callback-collections ansible/posix)
+``ensure(..., requirement="ansible>=11,<12")`` takes another release of the package than the pinned one (tests of
+what the role does with older vendor collections), into a DEST of its own.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def ensure(dest, names, requirement="ansible"):
-    """``requirement``: the ``ansible`` wheel to take them from; the pin of tests/constraints.txt unless it
-    names a version itself (a collection the pinned release no longer bundles)."""
+def ensure(dest, names, requirement=None):
+    """``requirement``: the ``ansible`` wheel to take them from (e.g. ``ansible==13.8.0`` for a collection the
+    pinned release no longer bundles); by default the pin of tests/constraints.txt."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     with open(dest / ".lock", "w", encoding="utf-8") as lock:
@@ -28,15 +30,15 @@ def ensure(dest, names, requirement="ansible"):
         return _extract(dest, names, requirement)
 
 
-def _extract(dest, names, requirement):
+def _extract(dest, names, requirement=None):
     if all((dest / "ansible_collections" / name).is_dir() for name in names):
         return dest
     wheels = dest / "wheel"
     wheels.mkdir(exist_ok=True)
     if not list(wheels.glob("ansible-*.whl")):
-        pinned = [] if "==" in requirement else ["-c", str(ROOT / "tests" / "constraints.txt")]
+        pinned = ["-c", str(ROOT / "tests" / "constraints.txt"), "ansible"] if requirement is None else [requirement]
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-                        "--no-deps", "--only-binary", ":all:", *pinned, "-d", str(wheels), requirement], check=True)
+                        "--no-deps", "--only-binary", ":all:", "-d", str(wheels), *pinned], check=True)
     wheel = next(wheels.glob("ansible-*.whl"))
     prefixes = tuple(f"ansible_collections/{name}/" for name in names)
     with zipfile.ZipFile(wheel) as archive:

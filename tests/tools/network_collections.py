@@ -21,12 +21,22 @@ COLLECTIONS = ("vyos/vyos", "cisco/ios", "fortinet/fortios", "ansible/netcommon"
 JUNOS_WHEEL = "ansible==13.8.0"
 
 
+# The `ansible` 11 package bundles cisco.ios 9.x and vyos.vyos 5.x: older than the tunnel_psk role needs
+# (cisco.ios 11.4.0 for ios_config's content, vyos.vyos 6.0.0 for VyOS 1.4). Only those two are extracted.
+OLDER_REQUIREMENT = "ansible>=11,<12"
+
+
 def ensure(dest):
     return _ensure(dest, COLLECTIONS)
 
 
 def ensure_junos(dest):
     return _ensure(dest, ("junipernetworks/junos",), JUNOS_WHEEL)
+
+
+def ensure_older(dest):
+    """cisco.ios and vyos.vyos from the `ansible` 11 package, to put before the usual ones on the path."""
+    return _ensure(dest, ("cisco/ios", "vyos/vyos"), OLDER_REQUIREMENT)
 
 
 if __name__ == "__main__":

@@ -89,3 +89,28 @@ def test_runs_as_its_own_process(tmp_path):
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_an_ike_sa_keeps_its_age_and_old_key_across_a_commit_until_the_peer_is_reset():
+    """As VyOS 1.4: a commit loads the new secret for the next negotiation; the SA up stays up, ageing (A-Time),
+    until `reset vpn ipsec site-to-site peer` terminates it and a new one is negotiated with the committed key."""
+    in_force = {"key": "k1"}
+    device = VyosDevice("r4", edge_key=lambda remote: in_force["key"])
+    for line in ("configure", "set vpn ipsec authentication psk cf id '192.0.2.1'",
+                 "set vpn ipsec authentication psk cf secret 'k1'",
+                 "set vpn ipsec site-to-site peer cf remote-address '192.0.2.1'", "commit"):
+        device.handle(line)
+    assert "    up     IKEv2" in device.handle("run show vpn ike sa")
+    device.sas["192.0.2.1"] = (time.monotonic() - 3600, "k1")        # up for an hour
+    in_force["key"] = "k2"
+    device.handle("set vpn ipsec authentication psk cf secret 'k2'")
+    device.handle("commit")
+    state = [line.split() for line in device.handle("run show vpn ike sa").splitlines() if "IKEv2" in line][0]
+    assert state[0] == "up" and int(state[-2]) >= 3600, state       # A-Time, then L-Time
+    assert device.handle("run reset vpn ipsec site-to-site peer cf") == "Peer cf terminate result: success\n"
+    state = [line.split() for line in device.handle("run show vpn ike sa").splitlines() if "IKEv2" in line][0]
+    assert state[0] == "up" and int(state[-2]) < 5 and device.sas["192.0.2.1"][1] == "k2", state
+    in_force["key"] = "k3"                                              # the far end moves on: no new SA
+    device.handle("run reset vpn ipsec site-to-site peer cf")
+    assert "    down" in device.handle("run show vpn ike sa")
+    assert "Nothing to terminate" in device.handle("run reset vpn ipsec site-to-site peer cf")
