@@ -20,7 +20,7 @@ export PHASE_TIMES ?= $(CURDIR)/tests/output/phase-times.tsv
 CI_LOGS ?= tests/output/ci
 PHASE := tests/tools/phase
 
-.PHONY: help venv system-deps test test-quick primary checks unit integration integration-targets \
+.PHONY: help venv system-deps test test-quick primary checks compat-timed compat-venvs-j3 network-collections unit integration integration-targets \
   integration-targets-compat demo emulator clean compat compat-venvs sanity sanity-compat lint bench reliability
 
 help:
@@ -40,45 +40,46 @@ venv: $(VENV)/.installed
 system-deps:
 	@bash tests/tools/system-deps
 
-# `make test`, phase by phase (docs/testing.md). Two overlaps, because the two cores would otherwise idle:
-# - the older cores' venvs (mostly waiting on the package index) and the network collections' download are
-#   made while the primary core's tests run;
-# - the ansible-test targets, sanity and the linters (about one core) run while the older cores' tests run;
-#   their output is kept in $(CI_LOGS) and printed once those tests are done.
-# A failing phase fails `make test` (after the phases beside it have finished, so nothing is left running).
+# `make test`, phase by phase (docs/testing.md). The tests are CPU-bound on two cores but leave some of them
+# idle (waits on the package index, on retries, on verification loops), so some phases run beside others:
+# - beside the primary core's tests: the older cores' venvs and the network collections (both mostly wait on
+#   the package index), and ansible-test sanity (its first run builds a venv per test, then about one core);
+# - beside the older cores' tests: the ansible-test integration targets and the linters (about one core).
+# A background phase's output is kept in $(CI_LOGS) and printed when the phase it ran beside is done. A failing
+# phase fails `make test`, once the phases beside it have finished (nothing is left running).
+BESIDE_PRIMARY = "venvs of the older cores" compat-venvs-j3 "network collections" network-collections "sanity" sanity
+BESIDE_COMPAT = "integration targets" integration-targets "lint: ansible-lint, changelog, docs" lint
 test:
 	@rm -f "$(PHASE_TIMES)"; mkdir -p $(CI_LOGS)
 	@$(PHASE) "system deps (beside the primary venv)" $(MAKE) --no-print-directory system-deps & deps=$$!; \
 	  $(PHASE) "venv, primary core" $(MAKE) --no-print-directory venv; status=$$?; \
 	  wait $$deps || status=1; exit $$status
-	@$(PHASE) "venvs of the older cores (beside the primary tests)" $(MAKE) --no-print-directory -j3 compat-venvs \
-	    > $(CI_LOGS)/compat-venvs.log 2>&1 & venvs=$$!; \
-	  $(PHASE) "network collections (beside the primary tests)" $(PY) tests/tools/network_collections.py \
-	    .venv/network-collections > $(CI_LOGS)/network-collections.log 2>&1 & collections=$$!; \
-	  $(PHASE) "pytest, primary core" $(MAKE) --no-print-directory primary; status=$$?; \
-	  wait $$collections || { cat $(CI_LOGS)/network-collections.log; status=1; }; \
-	  wait $$venvs || { cat $(CI_LOGS)/compat-venvs.log; status=1; }; \
-	  exit $$status
-	@$(MAKE) --no-print-directory checks > $(CI_LOGS)/checks.log 2>&1 & checks=$$!; \
-	  status=0; \
-	  for line in $(COMPAT_LINES); do \
-	    $(PHASE) "pytest, ansible-core $$line" $(MAKE) --no-print-directory compat-$$line || { status=1; break; }; \
-	  done; \
-	  wait $$checks || status=1; \
-	  echo "== integration targets, sanity and lint (run beside the older cores; log: $(CI_LOGS)/checks.log)"; \
-	  cat $(CI_LOGS)/checks.log; \
-	  exit $$status
+	@MAKE="$(MAKE)" tests/tools/beside "the primary tests" $(CI_LOGS) $(BESIDE_PRIMARY) -- \
+	  $(PHASE) "pytest, primary core" $(MAKE) --no-print-directory primary
+	@MAKE="$(MAKE)" tests/tools/beside "the older cores' tests" $(CI_LOGS) $(BESIDE_COMPAT) -- \
+	  $(MAKE) --no-print-directory compat-timed
 	@echo "== phases (seconds; docs/testing.md)" && $(PHASE) --table
 
 # The primary core's run of every test (pytest's closing line is the one CI reads).
 primary: venv system-deps
 	$(PY) -m pytest tests $(XDIST) -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
 
+# The older lines one after the other, each timed.
+compat-timed: compat-venvs
+	@for line in $(COMPAT_LINES); do \
+	  $(PHASE) "pytest, ansible-core $$line" $(MAKE) --no-print-directory compat-$$line || exit 1; done
+
+compat-venvs-j3:
+	@$(MAKE) --no-print-directory -j3 compat-venvs
+
+network-collections: venv
+	$(PY) tests/tools/network_collections.py .venv/network-collections
+
 # The checks that are not pytest, each timed: ansible-test integration targets and sanity, the linters.
 checks: venv
-	@$(PHASE) "integration targets (beside the older cores)" $(MAKE) --no-print-directory integration-targets
-	@$(PHASE) "sanity (beside the older cores)" $(MAKE) --no-print-directory sanity
-	@$(PHASE) "lint: ansible-lint, changelog, docs (beside the older cores)" $(MAKE) --no-print-directory lint
+	@$(PHASE) "integration targets" $(MAKE) --no-print-directory integration-targets
+	@$(PHASE) "sanity" $(MAKE) --no-print-directory sanity
+	@$(PHASE) "lint: ansible-lint, changelog, docs" $(MAKE) --no-print-directory lint
 
 # The inner loop (docs/testing.md): every unit test, the emulator's and the device simulators' own tests, and a
 # representative integration subset (the module end to end, bad input, diff, the leak matrix, one role
