@@ -20,8 +20,9 @@ export PHASE_TIMES ?= $(CURDIR)/tests/output/phase-times.tsv
 CI_LOGS ?= tests/output/ci
 PHASE := tests/tools/phase
 
-.PHONY: help venv system-deps test test-quick primary checks compat-timed compat-venvs-j3 network-collections unit integration integration-targets \
-  integration-targets-compat demo emulator clean compat compat-venvs sanity sanity-compat lint bench reliability
+.PHONY: help venv system-deps test test-quick primary checks compat-timed compat-venvs-j3 network-collections unit \
+  integration integration-targets integration-targets-compat demo emulator clean compat compat-venvs sanity \
+  sanity-compat lint bench reliability
 
 help:
 	@echo "make demo         rotate a PSK against the local emulator and render a strongSwan config"
