@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
-#   make demo   set up, start the Cloudflare API emulator, rotate a PSK and hand it to a router config
-#   make test   every test
+#   make demo         set up, start the Cloudflare API emulator, rotate a PSK and hand it to a router config
+#   make test         every test (each phase timed: the table at the end; docs/testing.md)
+#   make test-quick   the inner loop: unit, emulator and a representative integration subset, primary core only
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -9,13 +10,25 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# Two workers for two cores; worksteal: a worker that runs dry takes queued tests from the other, so one long
+# test queued last does not leave a core idle at the end of a run.
+PYTEST_WORKERS ?= 2
+XDIST = -n $(PYTEST_WORKERS) --dist worksteal
+# Every phase of `make test` runs under tests/tools/phase, which records its seconds here; the table is printed
+# at the end (and by .ci/run, also when a phase failed). Logs of the phases run in the background go to CI_LOGS.
+export PHASE_TIMES ?= $(CURDIR)/tests/output/phase-times.tsv
+CI_LOGS ?= tests/output/ci
+PHASE := tests/tools/phase
 
-.PHONY: help venv system-deps test unit integration integration-targets integration-targets-compat demo emulator clean compat sanity sanity-compat lint bench reliability
+.PHONY: help venv system-deps test test-quick primary checks compat-timed compat-venvs-j3 network-collections unit \
+  integration integration-targets integration-targets-compat demo emulator clean compat compat-venvs sanity \
+  sanity-compat lint bench reliability
 
 help:
-	@echo "make demo    rotate a PSK against the local emulator and render a strongSwan config"
-	@echo "make test    run every test"
-	@echo "make bench   ipsec_psk vs uri vs ping per task, requests per key, fleet pacing (docs/benchmarks.md)"
+	@echo "make demo         rotate a PSK against the local emulator and render a strongSwan config"
+	@echo "make test         run every test, each phase timed (docs/testing.md)"
+	@echo "make test-quick   unit, emulator and a representative integration subset on the primary core (minutes)"
+	@echo "make bench        ipsec_psk vs uri vs ping per task, requests per key, fleet pacing (docs/benchmarks.md)"
 
 $(VENV)/.installed: tests/requirements.txt tests/constraints.txt requirements.txt
 	@python_bin="$$(tests/tools/find-python $(PYVERSION))" && "$$python_bin" -m venv $(VENV)
@@ -28,9 +41,56 @@ venv: $(VENV)/.installed
 system-deps:
 	@bash tests/tools/system-deps
 
-test: venv system-deps
-	$(PY) -m pytest tests -n 2 -p no:cacheprovider --durations=10 $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory integration-targets compat sanity lint
+# `make test`, phase by phase (docs/testing.md). The tests are CPU-bound on two cores but leave some of them
+# idle (waits on the package index, on retries, on verification loops), so some phases run beside others:
+# - beside the primary core's tests: the older cores' venvs and the network collections (both mostly wait on
+#   the package index), and ansible-test sanity (its first run builds a venv per test, then about one core);
+# - beside the older cores' tests: the ansible-test integration targets and the linters (about one core).
+# A background phase's output is kept in $(CI_LOGS) and printed when the phase it ran beside is done. A failing
+# phase fails `make test`, once the phases beside it have finished (nothing is left running).
+BESIDE_PRIMARY = "venvs of the older cores" compat-venvs-j3 "network collections" network-collections "sanity" sanity
+BESIDE_COMPAT = "integration targets" integration-targets "lint: ansible-lint, changelog, docs" lint
+test:
+	@rm -f "$(PHASE_TIMES)"; mkdir -p $(CI_LOGS)
+	@$(PHASE) "system deps (beside the primary venv)" $(MAKE) --no-print-directory system-deps & deps=$$!; \
+	  $(PHASE) "venv, primary core" $(MAKE) --no-print-directory venv; status=$$?; \
+	  wait $$deps || status=1; exit $$status
+	@MAKE="$(MAKE)" tests/tools/beside "the primary tests" $(CI_LOGS) $(BESIDE_PRIMARY) -- \
+	  $(PHASE) "pytest, primary core" $(MAKE) --no-print-directory primary
+	@MAKE="$(MAKE)" tests/tools/beside "the older cores' tests" $(CI_LOGS) $(BESIDE_COMPAT) -- \
+	  $(MAKE) --no-print-directory compat-timed
+	@echo "== phases (seconds; docs/testing.md)" && $(PHASE) --table
+
+# The primary core's run of every test (pytest's closing line is the one CI reads).
+primary: venv system-deps
+	$(PY) -m pytest tests $(XDIST) -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
+
+# The older lines one after the other, each timed.
+compat-timed: compat-venvs
+	@for line in $(COMPAT_LINES); do \
+	  $(PHASE) "pytest, ansible-core $$line" $(MAKE) --no-print-directory compat-$$line || exit 1; done
+
+compat-venvs-j3:
+	@$(MAKE) --no-print-directory -j3 compat-venvs
+
+network-collections: venv
+	$(PY) tests/tools/network_collections.py .venv/network-collections
+
+# The checks that are not pytest, each timed: ansible-test integration targets and sanity, the linters.
+checks: venv
+	@$(PHASE) "integration targets" $(MAKE) --no-print-directory integration-targets
+	@$(PHASE) "sanity" $(MAKE) --no-print-directory sanity
+	@$(PHASE) "lint: ansible-lint, changelog, docs" $(MAKE) --no-print-directory lint
+
+# The inner loop (docs/testing.md): every unit test, the emulator's and the device simulators' own tests, and a
+# representative integration subset (the module end to end, bad input, diff, the leak matrix's plain success
+# row, one role platform over network_cli), on the primary core only. Not a substitute for `make test`.
+# (The whole leak matrix is 26 rows of five runs each: on its own it takes longer than the rest of this.)
+QUICK_TESTS ?= tests/unit tests/emulator tests/devices tests/integration/test_rotate.py \
+  tests/integration/test_bad_input.py tests/integration/test_diff.py \
+  "tests/integration/test_leaks.py::test_leaks[success]" tests/integration/test_role_vyos.py
+test-quick: venv
+	$(PY) -m pytest $(QUICK_TESTS) $(XDIST) -p no:cacheprovider --durations=10 $(PYTEST_ARGS)
 
 # The oldest admitted release of every older ansible-core line that meta/runtime.yml admits, each in its own
 # venv with its own pins (tests/constraints-<line>.txt), on Python 3.11 (2.20 needs 3.12). The IKE
@@ -66,18 +126,24 @@ COMPAT_IGNORE ?= tests/integration/test_faults.py tests/integration/test_pacing.
 # an MD5 key, so what a core prints of it cannot differ; the primary core runs them).
 COMPAT_DESELECT ?= not test_info_loop_callbacks and not (test_leaks and info)
 
+# Kept when made on the way to a compat-<line> run (make would delete an implicit chain's middle file).
+.PRECIOUS: .venv-%/.installed
 .venv-%/.installed: tests/requirements-compat.txt tests/constraints-%.txt requirements.txt
 	@python_bin="$$(tests/tools/find-python $(or $(COMPAT_PYVERSION_$*),$(COMPAT_PYVERSION)))" && "$$python_bin" -m venv .venv-$*
 	.venv-$*/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements-compat.txt -c tests/constraints-$*.txt
 	@touch $@
 
-compat: $(foreach line,$(COMPAT_LINES),.venv-$(line)/.installed)
-	@for line in $(COMPAT_LINES); do \
-	  tests="$(LOOP_MATRIX)" && what="the loop x callback leak matrix"; \
-	  case " $(COMPAT_FULL_LINES) " in *" $$line "*) tests="$(COMPAT_TESTS)" && what="unit, integration and AWX tests";; esac; \
-	  echo "== $$what on ansible-core $$(.venv-$$line/bin/python -c 'from ansible.release import __version__ as v; print(v)')"; \
-	  .venv-$$line/bin/python -m pytest $$tests $(addprefix --ignore=,$(COMPAT_IGNORE)) -m "not e2e" -k "$(COMPAT_DESELECT)" -n 2 -q -p no:cacheprovider || exit 1; \
-	done
+compat-venvs: $(foreach line,$(COMPAT_LINES),.venv-$(line)/.installed)
+
+compat: compat-venvs
+	@for line in $(COMPAT_LINES); do $(MAKE) --no-print-directory compat-$$line || exit 1; done
+
+# One older line: `make compat-2.16`.
+compat-%: .venv-%/.installed
+	@tests="$(LOOP_MATRIX)" && what="the loop x callback leak matrix"; \
+	  case " $(COMPAT_FULL_LINES) " in *" $* "*) tests="$(COMPAT_TESTS)" && what="unit, integration and AWX tests";; esac; \
+	  echo "== $$what on ansible-core $$(.venv-$*/bin/python -c 'from ansible.release import __version__ as v; print(v)')"; \
+	  .venv-$*/bin/python -m pytest $$tests $(addprefix --ignore=,$(COMPAT_IGNORE)) -m "not e2e" -k "$(COMPAT_DESELECT)" $(XDIST) -q -p no:cacheprovider
 
 # ansible-test sanity, offline (see tests/tools/sanity), with the primary ansible-core. `make sanity-compat`
 # runs it with each older line too (not part of `make test`, for CI time).

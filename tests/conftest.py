@@ -15,6 +15,9 @@ for path in (os.path.join(TESTS, "emulator"), TESTS):
 from cf_emulator import Emulator  # noqa: E402
 from support.playbooks import PlaybookRunner  # noqa: E402
 
+# Lists the tests longer than 20 s at the end of a run (docs/testing.md).
+pytest_plugins = ["support.slow_tests"]
+
 
 @pytest.fixture
 def emulator(tmp_path):

@@ -74,7 +74,7 @@ def test_unset_base_url_renders_as_cloudflares_api():
     assert env["CLOUDFLARE_EMAIL"] == "" and env["CLOUDFLARE_API_KEY"] == ""
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="a whole role run (preflight, rotation, hand-off) through ansible-runner, as AWX runs it")
 def test_example_playbook_through_ansible_runner_hands_the_key_and_leaks_nothing(emulator, tmp_path):
     token = seed_token(emulator, "write")
     inputs = {"api_token": token, "account_id": seed_account(emulator)["id"],

@@ -65,7 +65,7 @@ def test_tarball_leaves_out_development_files(tarball):
     assert demo_needs <= set(listing)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="galaxy-importer runs ansible-doc and ansible-lint on the tarball, as Galaxy does")
 def test_galaxy_importer_accepts_the_tarball(tarball, tmp_path):
     env = dict(os.environ, GALAXY_IMPORTER_CONFIG=str(ROOT / "tests" / "build" / "galaxy-importer.cfg"),
                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
