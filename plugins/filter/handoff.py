@@ -33,8 +33,8 @@ def psk_stamp_time(text):
     return _handoff.stamp_in_force(text)
 
 
-def answer_refusals(answer, platform, ike_id=None, stamp_required=None):
-    return _handoff.answer_refusals(answer, platform, ike_id, stamp_required)
+def answer_refusals(answer, platform, ike_id=None, stamp_required=None, identity_required=False):
+    return _handoff.answer_refusals(answer, platform, ike_id, stamp_required, identity_required)
 
 
 def name_refusals(names):

@@ -164,7 +164,8 @@ def check_key(key, platform, field="psk of Cloudflare's answer"):
     try:
         check_psk(field, key)
     except OptionError as problem:
-        raise HandoffValueError(f"{problem}".split(". ")[0]) from None
+        # OptionError reads "<field>: <problem>. <fix for an own key>"; the fix does not apply to an answer.
+        raise HandoffValueError(f"{problem}".split(". ", maxsplit=1)[0]) from None
     if rules["max_length"] and len(key) > rules["max_length"]:
         raise HandoffValueError(f"{field}: is longer than the {rules['max_length']} characters {platform} takes")
     if rules["refused_prefix"] and key.startswith(rules["refused_prefix"]):
@@ -220,12 +221,20 @@ def platform_rules(platform):
         raise HandoffValueError(f"no key rules for the platform {platform!r} (known: {', '.join(KEY_RULES)})") from None
 
 
-def answer_refusals(answer, platform, ike_id=None, stamp_required=None):
+NO_IDENTITY = ("no IKE identity is known for the router: Cloudflare's tunnel has no custom_remote_identities.fqdn_id "
+               "and its psk_generate answer carries no ipsec_id (the published schema has none). Set tunnel_psk_ike_id "
+               "(router_ike_id in the example playbooks) to the router's identity as Cloudflare's dashboard shows it "
+               "for this tunnel (its FQDN ID, of the form <tunnel id>.<account part>.ipsec.cloudflare.com; the account "
+               "part is not the 32-character account ID)")
+
+
+def answer_refusals(answer, platform, ike_id=None, stamp_required=None, identity_required=False):
     """Every refusal of ``answer`` (ipsec_psk's result, or ``{"tunnel": ...}`` from a look-up before any rotation)
     for ``platform``, as messages that name the field refused; ``[]`` when the router may be handed all of it.
 
     The key and the stamp are checked when the answer holds a key (``stamp_required`` overrides, for check mode);
-    the tunnel's endpoints, inside address and name whenever there is a tunnel."""
+    the tunnel's endpoints, inside address and name whenever there is a tunnel; with ``identity_required``, an
+    answer that gives the router no IKE identity is refused too."""
     refusals = []
     platform_ok = _collect(refusals, platform_rules, platform)
     answer = answer if isinstance(answer, dict) else {}
@@ -240,6 +249,8 @@ def answer_refusals(answer, platform, ike_id=None, stamp_required=None):
     identity, source = ike_identity_source(answer, ike_id)
     if source:
         _collect(refusals, check_identity, identity, source)
+    elif identity_required:
+        refusals.append(NO_IDENTITY)
     if "name" in tunnel:
         _collect(refusals, check_name, tunnel["name"], f"name {where}")
     _collect(refusals, check_endpoint, tunnel.get("cloudflare_endpoint"), f"cloudflare_endpoint {where}", platform)

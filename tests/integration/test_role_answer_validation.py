@@ -19,7 +19,7 @@ from cf_emulator import Fault
 from devices.sshcli import SshDeviceServer
 from devices.vyos import VyosDevice
 from support.network_role import NetworkRoleRunner, posts
-from test_role_strongswan import all_requests, role_run, router  # noqa: F401  (router is a fixture)
+from test_role_strongswan import all_requests, role_run, router  # noqa: F401  pylint: disable=unused-import
 
 INJECTED = "x.example.com'\nset vpn ipsec authentication psk EVIL secret 'pwned'"
 
@@ -33,14 +33,15 @@ def _refused(run, *needles):
     ({"custom_remote_identities.fqdn_id": INJECTED}, "custom_remote_identities.fqdn_id of Cloudflare's tunnel"),
     ({"cloudflare_endpoint": "162.159.66.164\nusername pwn privilege 15"}, "cloudflare_endpoint of Cloudflare's tunnel"),
     ({"interface_address": "10.252.2.26/29"}, "interface_address of Cloudflare's tunnel is a /29"),
-    ({"custom_remote_identities": None}, "No IKE identity for the router of tunnel tunnel_nyc_01"),
+    ({"custom_remote_identities": None}, "no IKE identity is known for the router"),
 ], ids=["identity", "endpoint", "not-31-or-30", "no-identity"])
 def test_a_tunnel_the_router_cannot_take_is_refused_before_anything_rotates(router, fields, refused_field):
     router.emulator.push_fault(Fault("hostile_answer", times=None, method="GET", fields=fields))
     run = role_run(router, "hostile tunnel")
     assert run.returncode != 0 and run.posts == 0, run.run.stdout[-3000:]
     assert [m for m, _path in all_requests(router)] == ["GET"], "more than the one look-up was sent"
-    assert _refused(run, refused_field, "nothing was rotated" if "No IKE" not in refused_field else "tunnel_psk_ike_id")
+    assert _refused(run, refused_field, "nothing was rotated", "Cloudflare's tunnel tunnel_nyc_01 cannot be handed")
+    assert "tunnel_psk_ike_id" in run.run.stdout or "IKE identity" not in refused_field
     assert not router.config.exists(), "the router was written"
     assert "pwned" not in run.run.stdout and router.key_leaks() == 0
 

@@ -145,6 +145,9 @@ def test_ios_xe_takes_ipv4_peers_only_and_an_unknown_platform_is_refused():
 def test_a_tunnel_read_before_the_rotation_is_checked_without_key_or_stamp():
     looked_up = {"tunnel": answer()["tunnel"]}
     assert _handoff.answer_refusals(looked_up, "vyos") == []
+    refusals = _handoff.answer_refusals(looked_up, "vyos", identity_required=True)
+    assert len(refusals) == 1 and refusals[0].startswith("no IKE identity") and "tunnel_psk_ike_id" in refusals[0]
+    assert _handoff.answer_refusals(looked_up, "vyos", ike_id="router.example.net", identity_required=True) == []
     assert "last_generated_on" in _handoff.answer_refusals(looked_up, "vyos", stamp_required=True)[0]
 
 
