@@ -16,9 +16,6 @@ import re
 import pytest
 
 from cf_emulator import Fault
-from devices.sshcli import SshDeviceServer
-from devices.vyos import VyosDevice
-from support.network_role import NetworkRoleRunner, posts
 from test_role_strongswan import all_requests, role_run, router  # noqa: F401  pylint: disable=unused-import
 
 INJECTED = "x.example.com'\nset vpn ipsec authentication psk EVIL secret 'pwned'"
@@ -93,6 +90,11 @@ def test_an_input_mistake_fails_naming_the_option_before_any_request(router, inp
 
 def test_vyos_is_sent_nothing_when_the_answer_carries_an_injected_identity(tmp_path, emulator):
     """The issue's example identity: a quote and a line break would add a `set` line of its own on VyOS."""
+    pytest.importorskip("paramiko", reason="the VyOS simulator needs paramiko (the primary venv has it)")
+    from devices.sshcli import SshDeviceServer  # pylint: disable=import-outside-toplevel
+    from devices.vyos import VyosDevice  # pylint: disable=import-outside-toplevel
+    from support.network_role import NetworkRoleRunner, posts  # pylint: disable=import-outside-toplevel
+
     tunnel = next(t for t in emulator.tunnels() if t["name"] == "tunnel_nyc_01")
     device = VyosDevice("vyos-nyc", edge_key=lambda remote: emulator.edge_psk(tunnel["id"]))
     with SshDeviceServer(lambda: device, "vyos", "device-login-7Hq2") as server:
