@@ -47,6 +47,9 @@ class Lab:
                                         host_vars={"ansible_become": True, "ansible_become_method": "enable",
                                                    "ansible_become_password": ENABLE, "tunnel_psk_verify": True,
                                                    "tunnel_psk_verify_timeout": 4,
+                                                   # psk_generate's published answer has no ipsec_id: the role asks
+                                                   # for the identity before it rotates.
+                                                   "tunnel_psk_ike_id": emulator.ipsec_id(self.tunnel["id"]),
                                                    "tunnel_psk_ios_xe_tunnel_source": "203.0.113.10"})
 
     def edge_key(self, address):

@@ -8,7 +8,7 @@ import time
 from . import api, html_errors
 from .auth import authenticate
 from .envelope import ApiError, error, failure_document, new_ray_id
-from .faults import ANSWER_REPLACING, Fault, FaultQueue
+from .faults import ANSWER_REPLACING, Fault, FaultQueue, hostile_body
 from .ratelimit import RateLimiter
 from .records import HeaderMap, RecordedRequest, RequestLog
 from .reply import Reply
@@ -71,6 +71,8 @@ class Application:
             self._sleep(fault.effective_delay)
         if kind == "reset_after":
             return Reply.dropped()
+        if kind == "hostile_answer":
+            reply.body = hostile_body(reply.body, fault.fields)
         if kind == "truncated_json":
             reply.body = reply.body[: len(reply.body) // 2]
             reply.close = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import asdict, dataclass, field, fields
@@ -11,7 +12,8 @@ from typing import Any
 ANSWER_REPLACING = frozenset({"rate_limited", "server_error_json", "server_error_html", "success_false", "html_200",
                               "echo_request"})
 # Faults that let the operation run and then spoil or delay the answer.
-OPERATION_RUNS = frozenset({"reset_after", "delay", "delay_after_persist", "truncated_json", "force_psk"})
+OPERATION_RUNS = frozenset({"reset_after", "delay", "delay_after_persist", "truncated_json", "force_psk",
+                            "hostile_answer"})
 KINDS = frozenset({"reset_before"}) | ANSWER_REPLACING | OPERATION_RUNS
 
 DEFAULT_STATUS = {"rate_limited": 429, "server_error_json": 500, "server_error_html": 502, "success_false": 200,
@@ -34,12 +36,17 @@ class Fault:
     psk: str | None = field(default=None, repr=False)  # a test may make it hold a credential: never shown
     code: int | None = None  # error code for the JSON faults; a sensible default otherwise
     message: str | None = None
+    # hostile_answer: dotted field paths of a tunnel (or of a psk_generate result) and the values to answer
+    # instead, such as {"custom_remote_identities.fqdn_id": "x.example.com'\nset ..."}; nothing is persisted.
+    fields: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(sorted(KINDS))}")
         if self.kind == "force_psk" and not isinstance(self.psk, str):
             raise ValueError("force_psk needs psk (a string)")
+        if self.kind == "hostile_answer" and not (isinstance(self.fields, dict) and self.fields):
+            raise ValueError("hostile_answer needs fields (a non-empty mapping of field paths to values)")
         if self.times is not None and not isinstance(self.times, int):
             raise ValueError("times must be an integer or None")
         if self.times == 0:
@@ -81,6 +88,8 @@ class Fault:
         data = {k: v for k, v in asdict(self).items() if v is not None or k == "times"}
         if redact and "psk" in data:
             data["psk"] = "[redacted]"
+        if redact and "psk" in (data.get("fields") or {}):
+            data["fields"] = {**data["fields"], "psk": "[redacted]"}
         return data
 
     @classmethod
@@ -128,3 +137,31 @@ class FaultQueue:
     def clear(self) -> None:
         with self._lock:
             self._queue.clear()
+
+
+def hostile_body(body: bytes, fields: dict[str, Any]) -> bytes:
+    """A successful JSON answer with ``fields`` set in each tunnel it holds (``result.ipsec_tunnel``, every one of
+    ``result.ipsec_tunnels``) or, for a psk_generate answer, in ``result`` itself. Other answers are left as they are."""
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return body
+    result = document.get("result") if isinstance(document, dict) and document.get("success") else None
+    if not isinstance(result, dict):
+        return body
+    if isinstance(result.get("ipsec_tunnel"), dict):
+        targets = [result["ipsec_tunnel"]]
+    elif isinstance(result.get("ipsec_tunnels"), list):
+        targets = [t for t in result["ipsec_tunnels"] if isinstance(t, dict)]
+    else:
+        targets = [result]
+    for target in targets:
+        for path, value in fields.items():
+            *parents, leaf = path.split(".")
+            node = target
+            for part in parents:
+                if not isinstance(node.get(part), dict):
+                    node[part] = {}
+                node = node[part]
+            node[leaf] = value
+    return json.dumps(document, separators=(",", ":")).encode("utf-8")

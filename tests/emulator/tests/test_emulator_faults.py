@@ -158,6 +158,22 @@ def test_force_psk_sets_the_next_generated_key(emu, writer, gen_path, tunnel):
     assert emu.requests[-1].fault == "force_psk" and emu.requests[-2].fault is None
 
 
+def test_hostile_answer_spoils_the_answered_fields_only(emu, writer, account_id, gen_path, tunnel):
+    hostile = {"cloudflare_endpoint": "162.159.66.164\nusername pwn", "custom_remote_identities.fqdn_id": "x'y"}
+    emu.push_fault(Fault("hostile_answer", times=2, method="GET", fields=hostile))
+    listed = writer.get(f"/accounts/{account_id}/magic/ipsec_tunnels").json()["result"]["ipsec_tunnels"]
+    assert {t["cloudflare_endpoint"] for t in listed} == {hostile["cloudflare_endpoint"]}
+    got = writer.get(gen_path.rsplit("/", 1)[0]).json()["result"]["ipsec_tunnel"]
+    assert got["custom_remote_identities"] == {"fqdn_id": "x'y"}
+    assert emu.tunnel(tunnel)["cloudflare_endpoint"] == "162.159.66.164", "the emulator's own tunnel changed"
+    emu.push_fault(Fault("hostile_answer", match_path="psk_generate", fields={"psk_metadata.last_generated_on": "2026"}))
+    answer = writer.post(gen_path, json={}).json()["result"]
+    assert answer["psk_metadata"] == {"last_generated_on": "2026"} and emu.edge_psk(tunnel) is not None
+    assert emu.tunnel(tunnel)["psk_metadata"]["last_generated_on"] != "2026"
+    with pytest.raises(ValueError, match="hostile_answer needs fields"):
+        Fault("hostile_answer")
+
+
 def test_faults_match_by_path_and_method_and_fire_times_times(emu, writer, account_id, gen_path):
     listing = f"/accounts/{account_id}/magic/ipsec_tunnels"
     emu.push_fault(Fault("server_error_json", times=2, match_path="psk_generate", method="POST"))
