@@ -15,6 +15,7 @@ show one. Keys of the user's own go through the bulk endpoint (``set_psks``), sh
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
 from datetime import datetime, timezone
 
@@ -92,8 +93,16 @@ def find_tunnel_by_name(client, account_id, name):
     if len(matches) != 1:
         raise TunnelLookupError(
             f"ipsec_tunnel_name: {len(matches)} of the account's {len(tunnels)} IPsec tunnels are named "
-            f"{name!r} (exactly one must be); no key was rotated. Check the name, or use ipsec_tunnel_id.")
+            f"{name!r} (exactly one must be); no key was rotated. Check the name, or use ipsec_tunnel_id."
+            f"{did_you_mean(name, tunnels) if not matches else ''}")
     return matches[0]
+
+
+def did_you_mean(name, tunnels):
+    """`` Did you mean ...?`` with the account's tunnel names closest to ``name`` (a typo), or ''."""
+    names = sorted({t["name"] for t in tunnels if isinstance(t.get("name"), str)})
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6) if isinstance(name, str) else []
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 # --- setting keys of our own (the bulk endpoint) ------------------------------------------------
@@ -225,7 +234,8 @@ def rotate_psk(request, client, check_mode=False, diff=False, now=None):
     elif request.max_age is not None or request.router_stamp is not None or diff:
         tunnel = get_tunnel(client, request.account_id, request.tunnel_id)
     tunnel_id = tunnel["id"] if tunnel is not None else request.tunnel_id
-    before = dict((tunnel or {}).get("psk_metadata") or {})
+    metadata = (tunnel or {}).get("psk_metadata")
+    before = dict(metadata) if isinstance(metadata, dict) else {}  # malformed metadata: the age is unknown
 
     result = {"changed": False, "ipsec_tunnel_id": tunnel_id}
     if tunnel is not None:

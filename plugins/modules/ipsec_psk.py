@@ -48,7 +48,8 @@ options:
     type: str
   max_age:
     description:
-      - Rotate only when the current key is older than this, or when its age is unknown. Otherwise the
+      - Rotate only when the current key is older than this, or when its age is unknown (no C(last_generated_on),
+        one that is not an RFC 3339 time, or one more than 5 minutes in the future). Otherwise the
         task reports C(changed=false) and returns no RV(psk), so that the router task can be skipped
         with a plain C(when).
       - A whole number followed by V(d), V(h), V(m) or V(s) (V(90d), V(12h), V(30m)), or a number of seconds,

@@ -262,3 +262,10 @@ def test_check_mode_shows_the_change_with_the_key_masked_and_sends_nothing(lab):
     assert lab.router.running_config() == config_before
     assert lab.emulator.edge_psk(lab.tunnel["id"]) == key_before
     assert run.hits(OLD_KEY, key_before) == 0
+
+
+def test_platform_ios_is_taken_for_ios_xe_as_ansible_network_os_takes_it(lab):
+    lab.runner.host_vars["tunnel_psk_platform"] = "ios"
+    run = lab.run()
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert run.posts == 1 and holds_key_in_force(lab)
