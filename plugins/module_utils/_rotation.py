@@ -285,26 +285,25 @@ def rotate_psk(request, client, check_mode=False, diff=False, now=None):
 
 
 def _diff(before, after, tunnel_id):
+    """The ``diff`` result: ``psk_metadata`` before and after as text, one ``name: value`` line each, so that
+    Ansible's callback prints it as ``-``/``+`` lines, exactly as ``diff_text`` does for a censored result."""
     label = f"ipsec_tunnel {tunnel_id} psk_metadata"
-    return {"before": {"psk_metadata": before}, "after": {"psk_metadata": after},
+    return {"before": _metadata_text(before), "after": _metadata_text(after),
             "before_header": label, "after_header": label}
 
 
-def diff_text(diff):
-    """A ``diff`` result as unified-diff lines. Ansible drops the diff of a no_log result, so the action
-    plugin shows a rotation's metadata diff with this; it holds ``psk_metadata`` only, never the key."""
-    before = diff["before"].get("psk_metadata") or {}
-    after = diff["after"].get("psk_metadata") or {}
-    lines = [f"--- before: {diff['before_header']}", f"+++ after: {diff['after_header']}"]
-    for key in sorted(set(before) | set(after)):
-        if before.get(key) == after.get(key):
-            lines.append(f" {key}: {before.get(key)}")
-            continue
-        if key in before:
-            lines.append(f"-{key}: {before[key]}")
-        if key in after:
-            lines.append(f"+{key}: {after[key]}")
-    return "\n".join(lines) + "\n"
+def _metadata_text(metadata):
+    return "".join(f"{key}: {metadata[key]}\n" for key in sorted(metadata))
+
+
+def diff_text(diff, context=3):
+    """A ``diff`` result as the default callback prints it (a unified diff of its texts, ``context`` lines
+    around changes, as DIFF_CONTEXT). Ansible drops the diff of a no_log result, so the action plugin shows
+    a rotation's metadata diff with this; it holds ``psk_metadata`` only, never the key."""
+    lines = difflib.unified_diff(diff["before"].splitlines(True), diff["after"].splitlines(True),
+                                 fromfile=f"before: {diff['before_header']}", tofile=f"after: {diff['after_header']}",
+                                 fromfiledate="", tofiledate="", n=context)
+    return "".join(lines)
 
 
 def run_task(params, environ, check_mode=False, diff=False, pacing=None):
