@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help venv system-deps test unit integration integration-targets integration-targets-compat demo emulator clean compat sanity sanity-compat lint bench reliability
+.PHONY: docsite help venv system-deps test unit integration integration-targets integration-targets-compat demo emulator clean compat sanity sanity-compat lint bench reliability
 
 help:
 	@echo "make demo    rotate a PSK against the local emulator and render a strongSwan config"
@@ -95,6 +95,12 @@ integration-targets: venv
 
 integration-targets-compat: $(foreach line,$(COMPAT_LINES),.venv-$(line)/.installed)
 	@for line in $(COMPAT_LINES); do tests/tools/integration-targets .venv-$$line/bin/python || exit 1; done
+
+# The docs site (antsibull-docs + Sphinx, offline, warnings as errors) into docsite-out/build/html.
+docsite: venv
+	work="$$(mktemp -d)" && trap 'rm -rf "$$work"' EXIT && mkdir -p "$$work/ansible_collections/cloudflare" && \
+	ln -s "$(CURDIR)" "$$work/ansible_collections/cloudflare/magic" && \
+	PATH="$(abspath $(dir $(PY))):$$PATH" ANSIBLE_COLLECTIONS_PATH="$$work" docs/docsite/sphinx/build.sh docsite-out
 
 # ansible-lint (production profile), antsibull-changelog lint, antsibull-docs lint-collection-docs.
 lint: venv
