@@ -52,7 +52,7 @@ def test_the_installed_collection_starts_its_emulator_and_the_env_file_is_all_a_
         assert "tunnel tunnel_nyc_01 (" in rotated.stdout and "a new key is in force" in rotated.stdout
     finally:
         os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
+        for _attempt in range(100):
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:

@@ -18,15 +18,14 @@ from support.playbooks import PlaybookRunner
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "psk_age_report.yml"
 HOSTILE_NAME = "a|b<b>X</b>"
 HOSTILE_ENDPOINT = "203.0.113.9\n| FORGED | row | x | y | z |"
-CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(name)), None)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
 @pytest.fixture
 def lab(tmp_path):
     seed = default_seed()
     tunnels = seed["accounts"][0]["tunnels"]
-    stale = next(t for t in tunnels if t["name"] == "tunnel_sin_01")
+    stale = [t for t in tunnels if t["name"] == "tunnel_sin_01"][0]
     tunnels[0].update(name=HOSTILE_NAME, customer_endpoint=HOSTILE_ENDPOINT)
     emulator = Emulator(seed=seed, tls=True, state_dir=str(tmp_path / "emulator")).start()
     try:

@@ -4,6 +4,7 @@
 # those pages, written below, instead of one fetched from docs.ansible.com at build time.
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+import importlib.util
 import os
 import tempfile
 import zlib
@@ -17,12 +18,8 @@ extensions = ["sphinx.ext.intersphinx", "sphinx_antsibull_ext"]
 pygments_style = "ansible"
 highlight_language = "YAML+Jinja"
 
-try:
-    import sphinx_ansible_theme  # noqa: F401 - the theme docs.ansible.com uses, when installed
-
-    html_theme = "sphinx_ansible_theme"
-except ImportError:
-    html_theme = "alabaster"  # ships with Sphinx: the site builds without the extra theme too
+# The theme docs.ansible.com uses, when installed; else Sphinx's own, so that the site builds without it too.
+html_theme = "sphinx_ansible_theme" if importlib.util.find_spec("sphinx_ansible_theme") else "alabaster"
 
 html_show_sphinx = False
 display_version = False
