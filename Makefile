@@ -20,7 +20,7 @@ export PHASE_TIMES ?= $(CURDIR)/tests/output/phase-times.tsv
 CI_LOGS ?= tests/output/ci
 PHASE := tests/tools/phase
 
-.PHONY: help venv system-deps test test-quick primary checks compat-timed compat-venvs-j3 network-collections unit \
+.PHONY: docsite help venv system-deps test test-quick primary checks compat-timed compat-venvs-j3 network-collections unit \
   integration integration-targets integration-targets-compat demo emulator clean compat compat-venvs sanity \
   sanity-compat lint bench reliability
 
@@ -164,6 +164,12 @@ integration-targets: venv
 
 integration-targets-compat: $(foreach line,$(COMPAT_LINES),.venv-$(line)/.installed)
 	@for line in $(COMPAT_LINES); do tests/tools/integration-targets .venv-$$line/bin/python || exit 1; done
+
+# The docs site (antsibull-docs + Sphinx, offline, warnings as errors) into docsite-out/build/html.
+docsite: venv
+	work="$$(mktemp -d)" && trap 'rm -rf "$$work"' EXIT && mkdir -p "$$work/ansible_collections/cloudflare" && \
+	ln -s "$(CURDIR)" "$$work/ansible_collections/cloudflare/magic" && \
+	PATH="$(abspath $(dir $(PY))):$$PATH" ANSIBLE_COLLECTIONS_PATH="$$work" docs/docsite/sphinx/build.sh docsite-out
 
 # ansible-lint (production profile), antsibull-changelog lint, antsibull-docs lint-collection-docs.
 lint: venv

@@ -11,7 +11,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
     IPSEC_PSK_SPEC,
 )
 from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import run_task
-from ansible_collections.cloudflare.magic.plugins.plugin_utils._action import KeyHidingAction
+from ansible_collections.cloudflare.magic.plugins.plugin_utils._action import KeyHidingAction, printable
 
 
 class ActionModule(KeyHidingAction):
@@ -26,3 +26,13 @@ class ActionModule(KeyHidingAction):
 
     def holds_key(self, result):
         return "psk" in result
+
+    def summary(self, result):
+        tunnel = result.get("ipsec_tunnel_id")
+        name = (result.get("tunnel") or {}).get("name")
+        which = f"{name} ({tunnel})" if name else tunnel
+        stamp = (result.get("psk_metadata") or {}).get("last_generated_on")
+        return printable(
+            f"tunnel {which}: a new key is in force (rotation_reason: {result.get('rotation_reason')}, "
+            f"last_generated_on: {stamp}). The result below is censored because it holds the key: register it "
+            "and hand its psk on in a task with no_log: true.")

@@ -25,3 +25,8 @@ class ActionModule(KeyHidingAction):
 
     def holds_key(self, result):
         return any("psk" in entry for entry in (result.get("rotated") or {}).values())
+
+    def summary(self, result):
+        keyed = sum("psk" in entry for entry in (result.get("rotated") or {}).values())
+        return (f"{keyed} tunnel(s) got a new key in force. The result below is censored because it holds the keys: "
+                "register it and hand each router its own key in a task with no_log: true.")

@@ -32,6 +32,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
 from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import (
     check_psk,
     check_router_stamp,
+    did_you_mean,
     failures_as_result,
     list_tunnels,
     rotation_reason,
@@ -223,7 +224,9 @@ def _resolve(request, tunnels):
     if problems:
         raise TunnelLookupError(
             f"ipsec_tunnel_names: exactly one tunnel must have each name, but not {', '.join(problems)}; "
-            "no key was set. Check the names, or use ipsec_tunnel_ids.")
+            "no key was set. Check the names, or use ipsec_tunnel_ids."
+            + "".join(did_you_mean(name, tunnels) for name in request.wanted
+                      if not any(t.get("name") == name for t in tunnels)))
     return targets
 
 

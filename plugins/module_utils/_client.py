@@ -80,7 +80,8 @@ class CloudflareClient:
     """Calls Cloudflare's API with one credential; ``call`` returns the envelope's ``result``."""
 
     def __init__(self, base_url, credentials, timeout, validate_certs, ca_path, retry,
-                 pacing=None, session=None, sleep=time.sleep, clock=time.monotonic, environ=None):
+                 pacing=None, session=None, sleep=time.sleep, clock=time.monotonic, environ=None,
+                 base_url_source="api_base_url", account_source="account_id"):
         if not HAS_REQUESTS:
             raise TransportError(
                 "The Python library 'requests' is needed on the Ansible controller: "
@@ -90,6 +91,9 @@ class CloudflareClient:
         self.timeout = timeout
         environ = os.environ if environ is None else environ
         self.verify = _verify(validate_certs, ca_path, environ)
+        self.trusted = _trusted(validate_certs, ca_path, environ)
+        self.base_url_source = base_url_source
+        self.account_source = account_source
         self.proxy = proxy_for(self.base_url, environ)
         # An empty mapping sends directly: with trust_env off, requests adds nothing from the process.
         self.proxies = {"https": self.proxy} if self.proxy else {}
@@ -165,8 +169,20 @@ class CloudflareClient:
         try:
             return parse_envelope(response.status_code, response.headers, content, rate_limit)
         except ApiError as error:
-            error.args = (redact(error.args[0], self._secrets()),)
+            error.args = (redact(error.args[0] + self._credential_hint(error), self._secrets()),)
             raise
+
+    def _credential_hint(self, error):
+        """What a refused credential means, naming where it was set and the permission needed."""
+        codes = {e.get("code") for e in error.errors}
+        who = self.credentials.described() if hasattr(self.credentials, "described") else "the credential"
+        if error.status == 401 or (error.status == 400 and codes & _CREDENTIAL_CODES):
+            return f". Cloudflare did not accept {who}: check that it is complete, current and not revoked."
+        if error.status == 403:
+            return (f". {who[0].upper()}{who[1:]} lacks a permission here: rotating keys needs Magic WAN Write or "
+                    "Magic Transit Write (ipsec_tunnel_info needs Magic WAN Read or Magic Transit Read) on the "
+                    f"account that {self.account_source} names.")
+        return ""
 
     def _read_answer(self, response, deadline):
         """The body, read in chunks within the attempt's deadline and refused beyond MAX_ANSWER_BYTES."""
@@ -206,11 +222,12 @@ class CloudflareClient:
                 "HTTPS_PROXY / NO_PROXY in the task's environment.", secrets))
         if isinstance(exc, requests.exceptions.SSLError):
             return TransportError(redact(
-                f"TLS verification of {self.base_url} failed ({_root_cause(exc)}). If the server uses a "
-                "private CA, set ca_path to that CA's PEM file; set validate_certs to false only for a "
-                "throwaway test.", secrets), retryable=False)
+                f"TLS verification of {self.base_url} failed: {_tls_problem(exc)}, checked against "
+                f"{self.trusted}. If the server uses a private CA, set ca_path (or REQUESTS_CA_BUNDLE) to that "
+                f"CA's PEM file; the URL comes from {self.base_url_source}.", secrets), retryable=False)
         if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return TransportError(f"No connection to {self.base_url} within {self.timeout:g} s (timeout).")
+            return TransportError(f"No connection to {self.base_url} within {self.timeout:g} s (timeout); the "
+                                  f"URL comes from {self.base_url_source}.")
         if isinstance(exc, requests.exceptions.Timeout):
             return self._too_late()
         if _failed_before_sending(exc):
@@ -220,10 +237,13 @@ class CloudflareClient:
                                   "header or the URL holds what HTTP cannot carry); nothing reached Cloudflare.",
                                   retryable=False)
         if isinstance(exc, requests.exceptions.ConnectionError):
-            sent = not _is_connect_failure(exc)
-            what = "the connection was dropped before an answer came" if sent else "could not connect"
-            return TransportError(redact(f"{method} {path}: {what} ({_root_cause(exc)}).", secrets),
-                                  request_sent=sent)
+            if not _is_connect_failure(exc):
+                return TransportError(redact(f"{method} {path}: the connection to {self.base_url} was dropped "
+                                             f"before an answer came ({_root_cause(exc)}).", secrets),
+                                      request_sent=True)
+            return TransportError(redact(f"{method} {path}: could not connect to {self.base_url}: "
+                                         f"{_connect_problem(exc, self.base_url)}. Check {self.base_url_source}.",
+                                         secrets))
         return TransportError(redact(f"{method} {path}: request failed ({_root_cause(exc)}).", secrets),
                               request_sent=True)
 
@@ -326,10 +346,57 @@ def _failed_before_sending(exc):
                             requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema))
 
 
+def _trusted(validate_certs, ca_path, environ):
+    """What TLS certificates are checked against, as a message says it."""
+    if not validate_certs:
+        return "nothing (validate_certs is false)"
+    if ca_path:
+        return f"ca_path ({ca_path})"
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if environ.get(name):
+            return f"{name} ({environ[name]})"
+    return "the system's CA certificates"
+
+
+# Cloudflare's codes for a credential it could not read (reference notes: 9106, 6003 + 6111, 9109).
+_CREDENTIAL_CODES = {9106, 6003, 6111, 9109}
+
+
+def _tls_problem(exc):
+    """A TLS failure in words: the certificate check's own reason, without the ssl module's decoration."""
+    seen = exc
+    while seen is not None:
+        message = getattr(seen, "verify_message", None)
+        if message:
+            return f"the server's certificate is not trusted ({message})"
+        nxt = seen.__cause__ or seen.__context__
+        if nxt is None and seen.args and isinstance(seen.args[0], BaseException):
+            nxt = seen.args[0]
+        seen = nxt if nxt is not seen else None
+    text = re.sub(r"^\S+: ", "", _root_cause(exc))
+    text = re.sub(r"\[SSL: [A-Z_]+\] | \(_ssl\.c:\d+\)", "", text)
+    return f"the TLS handshake failed ({text})"
+
+
+def _connect_problem(exc, base_url):
+    """Why a connection could not be opened: the host name does not resolve, or the address refused."""
+    text = repr(exc)
+    host = urlsplit(base_url).hostname
+    if any(s in text for s in ("Name or service not known", "nodename nor servname", "Failed to resolve",
+                               "gaierror", "Temporary failure in name resolution", "No address associated")):
+        return f"the host name {host} does not resolve (DNS)"
+    if "Connection refused" in text:
+        return f"{host} refused the connection (nothing listens on that port)"
+    if "No route to host" in text or "Network is unreachable" in text:
+        return f"there is no route to {host}"
+    return _root_cause(exc)
+
+
 def _is_connect_failure(exc):
     text = repr(exc)
     return any(s in text for s in ("NewConnectionError", "Connection refused", "Name or service not known",
-                                   "nodename nor servname", "No route to host", "Failed to resolve"))
+                                   "nodename nor servname", "No route to host", "Failed to resolve",
+                                   "NameResolutionError", "Temporary failure in name resolution"))
 
 
 def _root_cause(exc):
@@ -342,7 +409,7 @@ def _root_cause(exc):
             break
         seen = nxt
     reason = getattr(seen, "reason", None)
-    if reason is not None and reason is not seen:
+    if isinstance(reason, BaseException) and reason is not seen:  # ssl errors' reason is a bare code
         seen = reason
     text = f"{type(seen).__name__}: {seen}"
     return text[:300]
@@ -366,7 +433,8 @@ def connect(connection, pacing=None):
                         backoff_max=options["retry_backoff_max"])
     return CloudflareClient(connection.base_url, connection.credentials, timeout=options["timeout"],
                             validate_certs=options["validate_certs"], ca_path=options["ca_path"], retry=retry,
-                            pacing=pacing, environ=connection.environ)
+                            pacing=pacing, environ=connection.environ, base_url_source=connection.base_url_source,
+                            account_source=connection.account_source)
 
 
 # --- the retry policy ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._options import (
     IDENTIFIER,
     Connection,
     check_identifier,
+    is_future,
     parse_max_age,
     parse_timestamp,
 )
@@ -28,6 +29,7 @@ from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import 
     check_router_stamp,
     failures_as_result,
     list_tunnels,
+    did_you_mean,
     rotation_reason,
 )
 
@@ -114,6 +116,7 @@ def select(request, tunnels):
                 "account's tunnels by leaving ipsec_tunnel_ids unset.")
         return [by_id[tunnel_id] for tunnel_id in request.wanted]
     selected, problems = [], []
+    found = {t.get("name") for t in tunnels}
     for name in request.wanted:
         matches = [t for t in tunnels if t.get("name") == name]
         if len(matches) == 1:
@@ -123,7 +126,8 @@ def select(request, tunnels):
     if problems:
         raise TunnelLookupError(
             f"ipsec_tunnel_names: exactly one of the account's {len(tunnels)} IPsec tunnels must have each name, "
-            f"but not {', '.join(problems)}; nothing was reported. Check the names, or use ipsec_tunnel_ids.")
+            f"but not {', '.join(problems)}; nothing was reported. Check the names, or use ipsec_tunnel_ids."
+            + "".join(did_you_mean(name, tunnels) for name in request.wanted if name not in found))
     return selected
 
 
@@ -148,13 +152,32 @@ def last_generated_on(tunnel):
     return stamp if stamp not in (None, "") else None
 
 
+def psk_metadata_problem(tunnel, now):
+    """Why the key's age is unknown although Cloudflare sent something, or None: ``psk_metadata`` that is not an
+    object, a ``last_generated_on`` that is not an RFC 3339 time, or one further ahead than FUTURE_SKEW."""
+    metadata = tunnel.get("psk_metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        return f"psk_metadata is a {type(metadata).__name__}, not an object"
+    stamp = last_generated_on(tunnel)
+    if stamp is None:
+        return None
+    generated = parse_timestamp(stamp)
+    if generated is None:
+        return "last_generated_on is not an RFC 3339 time"
+    if is_future(generated, now):
+        return f"last_generated_on is {(generated - now).total_seconds() / 86400:.2f} days in the future"
+    return None
+
+
 def tunnel_report(request, tunnel, now):
     """One tunnel's row: its identity and endpoints, its key's age, and what a rotation run would do."""
     row = {name: tunnel[name] for name in REPORTED_FIELDS if name in tunnel}
     stamp = last_generated_on(tunnel)
+    problem = psk_metadata_problem(tunnel, now)
     row["psk_metadata"] = {"last_generated_on": stamp}
-    row["never_generated"] = stamp is None
-    generated = parse_timestamp(stamp) if stamp is not None else None
+    row["never_generated"] = stamp is None and problem is None
+    row["psk_metadata_problem"] = problem
+    generated = parse_timestamp(stamp) if stamp is not None and problem is None else None
     row["psk_age_days"] = round((now - generated).total_seconds() / 86400, AGE_DECIMALS) if generated else None
     if request.max_age is not None:
         # Overdue exactly when ipsec_psk with this max_age would rotate: older, or of unknown age.
@@ -173,6 +196,7 @@ def summarize(request, rows):
     return {
         "total": len(rows),
         "never_generated": sum(row["never_generated"] for row in rows),
+        "unknown_age": sum(row["psk_metadata_problem"] is not None for row in rows),
         "overdue": sum(row["overdue"] for row in rows) if request.max_age is not None else None,
         "router_stale": (sum(bool(row["router_stale"]) for row in rows)
                          if request.router_stamps is not None else None),

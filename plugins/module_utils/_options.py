@@ -83,9 +83,11 @@ def check_text_options(spec, args):
                           "Give a single quoted value (for a key from a vault, the key itself).")
 
 
-def check_identifier(option, value, env=None):
-    """Return ``value`` as Cloudflare writes identifiers (32 lowercase hex), or raise OptionError."""
-    where = f" (or {env})" if env else ""
+def check_identifier(option, value, env=None, where_set=None):
+    """Return ``value`` as Cloudflare writes identifiers (32 lowercase hex), or raise OptionError.
+    ``where_set`` names the option a variable ``option`` stands in for (``CLOUDFLARE_ACCOUNT_ID`` for
+    ``account_id``), so that the message names what the user actually set."""
+    where = f" (or {env})" if env else f" (or the task option {where_set})" if where_set else ""
     if value is None or value == "":
         raise OptionError(option, "is required", f"Set {option}{where} to the 32-character hex identifier.")
     if not isinstance(value, str) or not IDENTIFIER.match(value.lower()):
@@ -107,9 +109,8 @@ def _describe(value):
     return f"{len(value)} characters"
 
 
-def check_base_url(value):
+def check_base_url(value, option="api_base_url"):
     """Return the base URL without a trailing slash; refuse clear-text HTTP except to loopback."""
-    option = "api_base_url"
     if not isinstance(value, str) or not value.strip():
         raise OptionError(option, "is empty", f"Leave it unset for {DEFAULT_BASE_URL}.")
     try:
@@ -169,11 +170,31 @@ def with_env_fallbacks(args, environ, spec=None):
     return filled
 
 
-def check_connection(params):
-    """Check the connection options; return them normalised. Credentials are checked by resolve_credentials."""
+def option_source(option, value, environ):
+    """How a message names where ``value`` of ``option`` came from: its variable when the task's environment
+    holds exactly that value (the option was left unset and the fallback filled it), else the option."""
+    env = ENV_FALLBACKS.get(option)
+    if env and value is not None and environ.get(env) == value:
+        return f"{env} (the environment variable behind {option})"
+    return option
+
+
+# Options whose value may come from a variable, as their specs' fallbacks say.
+ENV_FALLBACKS = {"account_id": "CLOUDFLARE_ACCOUNT_ID", "api_base_url": "CLOUDFLARE_BASE_URL"}
+
+
+def check_connection(params, environ=None):
+    """Check the connection options; return them normalised. Credentials are checked by resolve_credentials.
+    ``environ`` (the task's environment) only tells messages whether a value came from a variable."""
+    environ = environ or {}
     checked = dict(params)
-    checked["account_id"] = check_identifier("account_id", params.get("account_id"), "CLOUDFLARE_ACCOUNT_ID")
-    checked["api_base_url"] = check_base_url(params.get("api_base_url"))
+    account_id = params.get("account_id")
+    if option_source("account_id", account_id, environ) != "account_id":
+        checked["account_id"] = check_identifier("CLOUDFLARE_ACCOUNT_ID", account_id, where_set="account_id")
+    else:
+        checked["account_id"] = check_identifier("account_id", account_id, "CLOUDFLARE_ACCOUNT_ID")
+    checked["api_base_url"] = check_base_url(params.get("api_base_url"),
+                                             option_source("api_base_url", params.get("api_base_url"), environ))
     check_positive("timeout", params.get("timeout"), "Give the seconds to wait for an answer, e.g. 30.")
     check_positive("retry_max_time", params.get("retry_max_time"), "Give the seconds all attempts may take, e.g. 180.")
     max_wait = params.get("rate_limit_max_wait")
@@ -215,10 +236,15 @@ class Connection:
     """The validated connection and authentication options of one task; building it sends nothing."""
 
     def __init__(self, params, environ):
-        self.options = check_connection(params)
+        self.options = check_connection(params, environ)
         self.credentials = resolve_credentials(params, environ)
         self.account_id = self.options["account_id"]
         self.base_url = self.options["api_base_url"]
+        # Named by messages about an unreachable API or a refused account.
+        self.base_url_source = option_source("api_base_url", params.get("api_base_url"), environ)
+        if self.base_url_source == "api_base_url" and params.get("api_base_url") == DEFAULT_BASE_URL:
+            self.base_url_source = "api_base_url (its default)"
+        self.account_source = option_source("account_id", params.get("account_id"), environ)
         self.environ = environ  # the task's effective environment: proxies and CA bundle come from it
 
 
@@ -233,10 +259,20 @@ ENV_NAMES = ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY")
 class Credentials:
     """An API token, or an account email with its Global API key."""
 
-    def __init__(self, api_token=None, api_email=None, api_key=None):
+    def __init__(self, api_token=None, api_email=None, api_key=None, source="the task's options"):
         self.api_token = api_token
         self.api_email = api_email
         self.api_key = api_key
+        self.source = source  # "the task's options" or "the environment", for messages
+
+    def described(self):
+        """The credential as a message names it: its kind and where it was set, never its value."""
+        if self.api_token:
+            name = "api_token" if self.source == "the task's options" else "CLOUDFLARE_API_TOKEN"
+            return f"the API token from {name}"
+        names = ("api_email + api_key" if self.source == "the task's options"
+                 else "CLOUDFLARE_EMAIL + CLOUDFLARE_API_KEY")
+        return f"the Global API key from {names}"
 
     @property
     def method(self):
@@ -289,14 +325,15 @@ def _credentials_from(source, names, where):
             f"two authentication methods were given {where}",
             f"Give either {token_name}, or {email_name} with {key_name}, not both.",
         )
+    source = "the environment" if token_name.startswith("CLOUDFLARE_") else "the task's options"
     if token:
-        return Credentials(api_token=token)
+        return Credentials(api_token=token, source=source)
     if email or key:
         missing = key_name if not key else email_name
         if not (email and key):
             raise OptionError(missing, f"is missing {where}: {email_name} and {key_name} go together",
                               f"Give both, or use {token_name} instead.")
-        return Credentials(api_email=email, api_key=key)
+        return Credentials(api_email=email, api_key=key, source=source)
     return None
 
 
@@ -411,7 +448,17 @@ def parse_timestamp(value):
     return _EPOCH + timedelta(seconds=seconds, microseconds=nanoseconds // 1000)
 
 
+# Clocks differ a little; a stamp further ahead than this is not a time the key can have been made at.
+FUTURE_SKEW = timedelta(minutes=5)
+
+
+def is_future(generated, now):
+    """True when ``generated`` (an aware datetime) lies more than FUTURE_SKEW after ``now``."""
+    return generated is not None and generated - now > FUTURE_SKEW
+
+
 def is_older_than(last_generated_on, max_age, now):
-    """True when the key was generated longer ago than ``max_age``, or when its age is unknown."""
+    """True when the key was generated longer ago than ``max_age``, or when its age is unknown: no readable
+    stamp, or one further in the future than FUTURE_SKEW (a clock or a record gone wrong, not a young key)."""
     generated = parse_timestamp(last_generated_on)
-    return generated is None or now - generated > max_age
+    return generated is None or is_future(generated, now) or now - generated > max_age

@@ -15,6 +15,7 @@ show one. Keys of the user's own go through the bulk endpoint (``set_psks``), sh
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
 from datetime import datetime, timezone
 
@@ -93,8 +94,16 @@ def find_tunnel_by_name(client, account_id, name):
     if len(matches) != 1:
         raise TunnelLookupError(
             f"ipsec_tunnel_name: {len(matches)} of the account's {len(tunnels)} IPsec tunnels are named "
-            f"{name!r} (exactly one must be); no key was rotated. Check the name, or use ipsec_tunnel_id.")
+            f"{name!r} (exactly one must be); no key was rotated. Check the name, or use ipsec_tunnel_id."
+            f"{did_you_mean(name, tunnels) if not matches else ''}")
     return matches[0]
+
+
+def did_you_mean(name, tunnels):
+    """`` Did you mean ...?`` with the account's tunnel names closest to ``name`` (a typo), or ''."""
+    names = sorted({t["name"] for t in tunnels if isinstance(t.get("name"), str)})
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6) if isinstance(name, str) else []
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 # --- setting keys of our own (the bulk endpoint) ------------------------------------------------
@@ -227,7 +236,8 @@ def rotate_psk(request, client, check_mode=False, diff=False, now=None):
     elif request.max_age is not None or request.router_stamp is not None or diff:
         tunnel = get_tunnel(client, request.account_id, request.tunnel_id)
     tunnel_id = tunnel["id"] if tunnel is not None else request.tunnel_id
-    before = dict((tunnel or {}).get("psk_metadata") or {})
+    metadata = (tunnel or {}).get("psk_metadata")
+    before = dict(metadata) if isinstance(metadata, dict) else {}  # malformed metadata: the age is unknown
 
     result = {"changed": False, "ipsec_tunnel_id": tunnel_id}
     if tunnel is not None:
@@ -277,26 +287,25 @@ def rotate_psk(request, client, check_mode=False, diff=False, now=None):
 
 
 def _diff(before, after, tunnel_id):
+    """The ``diff`` result: ``psk_metadata`` before and after as text, one ``name: value`` line each, so that
+    Ansible's callback prints it as ``-``/``+`` lines, exactly as ``diff_text`` does for a censored result."""
     label = f"ipsec_tunnel {tunnel_id} psk_metadata"
-    return {"before": {"psk_metadata": before}, "after": {"psk_metadata": after},
+    return {"before": _metadata_text(before), "after": _metadata_text(after),
             "before_header": label, "after_header": label}
 
 
-def diff_text(diff):
-    """A ``diff`` result as unified-diff lines. Ansible drops the diff of a no_log result, so the action
-    plugin shows a rotation's metadata diff with this; it holds ``psk_metadata`` only, never the key."""
-    before = diff["before"].get("psk_metadata") or {}
-    after = diff["after"].get("psk_metadata") or {}
-    lines = [f"--- before: {diff['before_header']}", f"+++ after: {diff['after_header']}"]
-    for key in sorted(set(before) | set(after)):
-        if before.get(key) == after.get(key):
-            lines.append(f" {key}: {before.get(key)}")
-            continue
-        if key in before:
-            lines.append(f"-{key}: {before[key]}")
-        if key in after:
-            lines.append(f"+{key}: {after[key]}")
-    return "\n".join(lines) + "\n"
+def _metadata_text(metadata):
+    return "".join(f"{key}: {metadata[key]}\n" for key in sorted(metadata))
+
+
+def diff_text(diff, context=3):
+    """A ``diff`` result as the default callback prints it (a unified diff of its texts, ``context`` lines
+    around changes, as DIFF_CONTEXT). Ansible drops the diff of a no_log result, so the action plugin shows
+    a rotation's metadata diff with this; it holds ``psk_metadata`` only, never the key."""
+    lines = difflib.unified_diff(diff["before"].splitlines(True), diff["after"].splitlines(True),
+                                 fromfile=f"before: {diff['before_header']}", tofile=f"after: {diff['after_header']}",
+                                 fromfiledate="", tofiledate="", n=context)
+    return "".join(lines)
 
 
 def run_task(params, environ, check_mode=False, diff=False, pacing=None):

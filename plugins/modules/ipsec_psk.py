@@ -19,6 +19,10 @@ description:
   - The PSK is hidden from every display of the task's result (all verbosities, C(log_path),
     callbacks, AWX job events) without C(no_log) on the task, while C(register) keeps it for the
     next task. That next task must set C(no_log) to V(true) itself; see the examples.
+  - A result that holds a key is hidden as a whole (ansible-core censors a C(no_log) result whole, and
+    C(register) must keep the key), so an ad-hoc run prints C(censored) for it. A line beside it names the
+    tunnel, RV(rotation_reason) and the new C(last_generated_on), never the key; register the result to read
+    the rest.
   - In check mode the request is sent with C(validate_only=true). Cloudflare validates the
     credentials, the account and the tunnel, and rotates nothing; no RV(psk) is returned.
   - Calls are paced by Cloudflare's C(Ratelimit) and C(Ratelimit-Policy) headers (1,200 requests per
@@ -48,7 +52,8 @@ options:
     type: str
   max_age:
     description:
-      - Rotate only when the current key is older than this, or when its age is unknown. Otherwise the
+      - Rotate only when the current key is older than this, or when its age is unknown (no C(last_generated_on),
+        one that is not an RFC 3339 time, or one more than 5 minutes in the future). Otherwise the
         task reports C(changed=false) and returns no RV(psk), so that the router task can be skipped
         with a plain C(when).
       - A whole number followed by V(d), V(h), V(m) or V(s) (V(90d), V(12h), V(30m)), or a number of seconds,

@@ -164,12 +164,22 @@ ipsec_tunnels:
       description:
         - The key's age in days at RV(reported_on), a float rounded to two decimals (steps of about
           15 minutes), so that a report can sort and compare without parsing times.
-        - V(null) when no key was ever generated, or Cloudflare's time cannot be read.
+        - V(null) when no key was ever generated, or its age is unknown (RV(ipsec_tunnels[].psk_metadata_problem)).
       type: float
       returned: always
     never_generated:
       description: True when the tunnel never had a key generated or set (no C(last_generated_on)).
       type: bool
+      returned: always
+    psk_metadata_problem:
+      description:
+        - Why the key's age is unknown although Cloudflare sent a C(psk_metadata), or V(null) when nothing is
+          wrong with it. C(psk_metadata) that is not an object, a C(last_generated_on) that is not an RFC 3339
+          time, or one more than 5 minutes in the future (clocks differ a little; more is a record gone wrong,
+          not a young key).
+        - Such a key has no RV(ipsec_tunnels[].psk_age_days), is not RV(ipsec_tunnels[].never_generated), and is
+          RV(ipsec_tunnels[].overdue) under any O(max_age), since M(cloudflare.magic.ipsec_psk) with O(max_age) rotates it.
+      type: str
       returned: always
     overdue:
       description:
@@ -190,6 +200,7 @@ summary:
   sample:
     total: 1000
     never_generated: 334
+    unknown_age: 0
     overdue: 517
     router_stale: 2
     oldest:
@@ -204,6 +215,10 @@ summary:
       returned: always
     never_generated:
       description: How many never had a key generated.
+      type: int
+      returned: always
+    unknown_age:
+      description: How many have a C(psk_metadata) whose age cannot be known (RV(ipsec_tunnels[].psk_metadata_problem)).
       type: int
       returned: always
     overdue:

@@ -23,11 +23,24 @@ from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible.utils.color import stringc
 
 from ansible_collections.cloudflare.magic.plugins.module_utils._errors import OptionError, redact
 from ansible_collections.cloudflare.magic.plugins.module_utils._options import check_text_options, with_env_fallbacks
 from ansible_collections.cloudflare.magic.plugins.module_utils._rotation import diff_text
 from ansible_collections.cloudflare.magic.plugins.plugin_utils._pacing import controller_pacing
+
+
+def colored_diff(text):
+    """Diff lines in the colours the default callback gives them, so a censored result's diff looks like any other."""
+    colors = {"+": C.COLOR_DIFF_ADD, "-": C.COLOR_DIFF_REMOVE, "@": C.COLOR_DIFF_LINES}
+    return "".join(stringc(line, colors[line[0]]) if line[:1] in colors else line
+                   for line in text.splitlines(True))
+
+
+def printable(value):
+    """``value`` as text without control characters: names from an answer must not forge output lines."""
+    return "".join(c if c.isprintable() else "?" for c in f"{value}")
 
 
 class KeyHidingAction(ActionBase):
@@ -84,20 +97,32 @@ class KeyHidingAction(ActionBase):
         if problems:
             result.setdefault("warnings", []).extend(problems)
         if self.holds_key(result):
-            self.hide_keys(result)
+            self.hide_keys(result, (task_vars or {}).get("inventory_hostname"))
         return result
 
-    def hide_keys(self, result):
-        """Censor ``result`` and the task, and show here what the censoring would drop."""
+    def summary(self, result):
+        """What the censored ``result`` says without its keys, in one line; a subclass knows its fields."""
+        return None
+
+    def hide_keys(self, result, host=None):
+        """Censor ``result`` and the task, and show here what the censoring would drop.
+
+        ansible-core censors a no_log result as a whole (``TaskResult.clean_copy``): no core line keeps some
+        fields visible while others are hidden, and ``register`` must keep the key. So the result stays
+        censored, and a line of its secret-free fields is shown beside it (an ad-hoc run would say nothing else).
+        """
         result["_ansible_no_log"] = True
         self._task.no_log = True
+        line = self.summary(result)
+        if line:
+            self._display.display(f"{self.MODULE} [{printable(host or 'localhost')}]: {line}")
         # ansible-core < 2.19 drops a no_log result's warnings; they name tunnels only.
         for warning in result.pop("warnings", []):
             self._display.warning(warning)
         if result.get("failed") and result.get("msg"):
             self._display.error(result["msg"])
         if result.get("diff"):
-            self._display.display(diff_text(result["diff"]))
+            self._display.display(colored_diff(diff_text(result["diff"], C.DIFF_CONTEXT)))
 
     def task_environment(self):
         """The controller's environment with the ``environment:`` of play, block and task on top, templated

@@ -92,9 +92,10 @@ def test_the_report_and_its_csv_match_the_emulator(playbooks, emulator, tmp_path
     marked = {line.split("|")[2].strip() for line in report.splitlines() if "**OVERDUE**" in line}
     assert marked == {"tunnel_lon_01", "tunnel_nyc_01b", "tunnel_fra_01"}
     stale_section = report.split("## Stale routers", 1)[1]
-    assert "- tunnel_sin_01 (" in stale_section and "- tunnel_lon_01 (" in stale_section
-    assert "tunnel_nyc_01 (" not in stale_section
-    assert "| 5 | 3 | 1 | 2 | tunnel_nyc_01b (" in report
+    assert "- router-sin (tunnel_sin_01, " in stale_section and "holds the key of 2026-01-01T00:00:00Z" in stale_section
+    assert "- router-lon (tunnel_lon_01, " in stale_section and "holds no key from this collection" in stale_section
+    assert "tunnel_nyc_01," not in stale_section
+    assert "| 5 | 3 | 1 | 0 | 2 of 3 checked | tunnel_nyc_01b (" in report
 
     secrets = [playbooks.token, *emulator.bgp_md5_keys(), ROUTER_KEY, base64.b64encode(ROUTER_KEY.encode()).decode()]
     assert run.hits(*secrets) == 0
@@ -113,7 +114,7 @@ def test_the_summary_is_published_with_set_stats(playbooks, emulator, tmp_path):
     assert "psk_age_report" in stats and "'total': 5" in stats.replace('"', "'")
     assert "'overdue': 3" in stats.replace('"', "'") and "tunnel_fra_01" in stats
     html = (tmp_path / "report" / "psk-age-report.html").read_text()
-    assert html.count('class="overdue"') == 3 and "<table>" in html
+    assert html.count('class="overdue"') == 3 and '<table id="tunnels">' in html
 
 
 def test_rotate_overdue_rotates_routers_overdue_tunnels_and_keeps_keys_out_of_the_report(

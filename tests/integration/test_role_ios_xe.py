@@ -334,3 +334,10 @@ def test_a_cisco_ios_older_than_the_role_needs_is_refused_before_anything_rotate
     assert "needs the collection cisco.ios 11.4.0 or later" in run.stdout, run.stdout[-3000:]
     assert "this controller loads cisco.ios 9." in run.stdout and "nothing was rotated" in run.stdout
     assert run.posts == 0 and run.sent == []
+
+
+def test_platform_ios_is_taken_for_ios_xe_as_ansible_network_os_takes_it(lab):
+    lab.runner.host_vars["tunnel_psk_platform"] = "ios"
+    run = lab.run()
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert run.posts == 1 and holds_key_in_force(lab)

@@ -10,7 +10,7 @@
 From a shell (an ``ansible-test`` target's runme.sh), the same start with an environment file to source:
 
     PYTHONPATH=tests/emulator python -m cf_emulator.process --state-dir DIR --env-file DIR/env.sh
-    . DIR/env.sh     # CF_EMULATOR_PID, CF_EMULATOR_CA_FILE, CF_EMULATOR_CONTROL_URL, CLOUDFLARE_* from the seed
+    . DIR/env.sh     # CF_EMULATOR_PID, CF_EMULATOR_CA_FILE, REQUESTS_CA_BUNDLE, CF_EMULATOR_CONTROL_URL, CLOUDFLARE_*
     kill "$CF_EMULATOR_PID"   # SIGTERM: the emulator stops and removes its ready file
 """
 
@@ -148,6 +148,8 @@ def shell_environment(emulator: EmulatorProcess, seed: dict, token_name: str) ->
     return {
         "CF_EMULATOR_PID": str(emulator.pid),
         "CF_EMULATOR_CA_FILE": emulator.ca_file or "",
+        # What the collection (and requests) verify TLS with when no ca_path is given: the emulator's own CA.
+        **({"REQUESTS_CA_BUNDLE": emulator.ca_file} if emulator.ca_file else {}),
         "CF_EMULATOR_CONTROL_URL": emulator.control_url,
         "CLOUDFLARE_BASE_URL": emulator.base_url,
         "CLOUDFLARE_ACCOUNT_ID": account["id"],

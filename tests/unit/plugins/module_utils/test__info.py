@@ -51,7 +51,7 @@ def test_all_tunnels_in_one_get_in_cloudflares_order_with_the_reported_fields_on
     assert first == {"id": f"{1:032x}", "name": "tunnel_01", "description": "New York",
                      "cloudflare_endpoint": "162.159.64.1", "customer_endpoint": "203.0.113.10",
                      "interface_address": "10.252.1.0/31", "psk_metadata": generated(12.5),
-                     "never_generated": False, "psk_age_days": 12.5}
+                     "never_generated": False, "psk_age_days": 12.5, "psk_metadata_problem": None}
     assert "customer_endpoint" not in result["ipsec_tunnels"][1], "an absent optional field must stay absent"
     assert by_name(result)["tunnel_04"]["custom_remote_identities"]["fqdn_id"].startswith("sin.")
     assert MD5 not in repr(result)
@@ -112,7 +112,7 @@ def test_router_stamps_compare_instants_by_id_or_name():
 def test_summary_counts_and_the_oldest_key():
     result, _sent = run(FLEET, max_age="30d")
     assert result["summary"] == {
-        "total": 4, "never_generated": 1, "overdue": 3, "router_stale": None,
+        "total": 4, "never_generated": 1, "unknown_age": 0, "overdue": 3, "router_stale": None,
         "oldest": {"name": "tunnel_02", "id": f"{2:032x}", "last_generated_on": generated(200)["last_generated_on"],
                    "psk_age_days": 200.0}}
 

@@ -31,9 +31,9 @@ def test_doc_fragment_and_argspec_agree():
 def test_returned_fields_are_documented():
     documented = yaml.safe_load(ipsec_tunnel_info.RETURN)
     row = set(documented["ipsec_tunnels"]["contains"])
-    assert row == set(_info.REPORTED_FIELDS) | {"psk_metadata", "psk_age_days", "never_generated", "overdue",
+    assert row == set(_info.REPORTED_FIELDS) | {"psk_metadata", "psk_age_days", "never_generated", "overdue", "psk_metadata_problem",
                                                 "router_stale"}
-    assert set(documented["summary"]["contains"]) == {"total", "never_generated", "overdue", "router_stale", "oldest"}
+    assert set(documented["summary"]["contains"]) == {"total", "never_generated", "unknown_age", "overdue", "router_stale", "oldest"}
 
 
 def test_main_reports_with_a_read_token_in_one_request(monkeypatch, capsys, emulator):

@@ -15,7 +15,7 @@ from ansible_collections.cloudflare.magic.plugins.plugin_utils import _action
 ACCOUNT = "a" * 32
 TUNNEL = "b" * 32
 KEY = "generated-key-0123456789abcdefghijklmnopqr"
-DIFF = {"before": {"psk_metadata": {"last_generated_on": "old"}}, "after": {"psk_metadata": {"last_generated_on": "new"}},
+DIFF = {"before": "last_generated_on: old\n", "after": "last_generated_on: new\n",
         "before_header": "t", "after_header": "t"}
 
 
@@ -54,10 +54,24 @@ def run(action_class, module_result, monkeypatch, problem=None, args=None):
 
 
 def test_a_result_with_a_key_is_censored_with_its_task_and_its_diff_shown_beside(monkeypatch):
-    result, action, _made = run(PskAction, {"changed": True, "psk": KEY, "diff": DIFF}, monkeypatch)
+    result, action, _made = run(PskAction, {"changed": True, "psk": KEY, "diff": DIFF, "ipsec_tunnel_id": TUNNEL},
+                                monkeypatch)
     assert result["_ansible_no_log"] is True and action._task.no_log is True
-    (kind, text), = action._display.shown
-    assert kind == "display" and "+last_generated_on: new" in text and text.count(KEY) == 0
+    (kind, line), (kind2, text) = action._display.shown
+    assert kind == kind2 == "display" and "+last_generated_on: new" in text and text.count(KEY) == 0
+    assert line.startswith(f"cloudflare.magic.ipsec_psk [localhost]: tunnel {TUNNEL}: a new key is in force")
+    assert line.count(KEY) == 0
+
+
+def test_the_line_beside_a_censored_result_names_the_tunnel_and_why_without_the_key_or_forged_lines(monkeypatch):
+    module_result = {"changed": True, "psk": KEY, "ipsec_tunnel_id": TUNNEL, "rotation_reason": "max_age",
+                     "psk_metadata": {"last_generated_on": "2026-11-26T12:00:00Z"},
+                     "tunnel": {"name": "edge\nok: [forged]"}}
+    _result, action, _made = run(PskAction, module_result, monkeypatch)
+    (kind, line), = action._display.shown
+    assert line == (f"cloudflare.magic.ipsec_psk [localhost]: tunnel edge?ok: [forged] ({TUNNEL}): a new key is in "
+                    "force (rotation_reason: max_age, last_generated_on: 2026-11-26T12:00:00Z). The result below is "
+                    "censored because it holds the key: register it and hand its psk on in a task with no_log: true.")
 
 
 def test_a_result_without_a_key_is_left_as_it_is_with_the_pacing_warning_in_it(monkeypatch):
@@ -73,8 +87,9 @@ def test_a_censored_result_shows_its_warnings_and_failure_message_instead(monkey
     args = {"account_id": ACCOUNT, "api_token": TOKEN, "ipsec_tunnel_ids": [TUNNEL]}
     result, action, _made = run(BulkAction, module_result, monkeypatch, problem="pacing is off", args=args)
     assert result["_ansible_no_log"] is True and action._task.no_log is True and "warnings" not in result
-    assert action._display.shown == [("warning", "tunnel x unapplied"), ("warning", "pacing is off"),
-                                     ("error", "Batch 2 failed")]
+    assert action._display.shown[1:] == [("warning", "tunnel x unapplied"), ("warning", "pacing is off"),
+                                         ("error", "Batch 2 failed")]
+    assert action._display.shown[0][1].startswith("cloudflare.magic.ipsec_psk_bulk [localhost]: 1 tunnel(s) got")
 
 
 @pytest.mark.parametrize("action_class", [PskAction, BulkAction])
