@@ -16,14 +16,13 @@ Junos hello does not). Everything a platform answers lives in a ``NetconfDevice`
 from __future__ import annotations
 
 import itertools
-import socket
 import threading
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
 import paramiko
 
-from devices.sshcli import _host_key, _Session
+from devices.sshcli import SshListener, _host_key, _Session
 
 DELIMITER = b"]]>]]>"
 BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -64,63 +63,16 @@ class _NetconfSession(_Session):
         return True
 
 
-class NetconfServer:
-    """Listens on ``host`` (port 0: the system picks; see ``.port``); each connection is a NETCONF session of
-    the device ``device_factory()`` returns. ``refuse``: every connection is closed before SSH starts (an
-    unreachable router behind a live NAT). ``requests`` lists ``(session_id, operation name)`` in order."""
+class NetconfServer(SshListener):
+    """A NETCONF device over SSH (see SshListener): each connection is a NETCONF session of the device
+    ``device_factory()`` returns. ``requests`` lists ``(session_id, operation name)`` in order."""
+
+    thread_name = "netconf"
 
     def __init__(self, device_factory, username, password, host="127.0.0.1", port=0, refuse=False):
-        self.device_factory = device_factory
-        self.username, self.password = username, password
-        self.host, self.refuse = host, refuse
-        self.port = None
+        super().__init__(device_factory, username, password, host, port, refuse)
         self.requests: list[tuple[int, str]] = []
-        self._requested_port = port
-        self._listener = None
-        self._threads: list[threading.Thread] = []
-        self._transports: list[paramiko.Transport] = []
-        self._stopping = threading.Event()
         self._ids = itertools.count(27001)
-
-    def start(self) -> NetconfServer:
-        self._listener = socket.create_server((self.host, self._requested_port))
-        self._listener.settimeout(0.2)
-        self.port = self._listener.getsockname()[1]
-        self._spawn(self._accept)
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._listener:
-            self._listener.close()
-        for transport in list(self._transports):
-            transport.close()
-        for thread in list(self._threads):
-            thread.join(5)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def _spawn(self, target, *args):
-        thread = threading.Thread(target=target, args=args, name=f"netconf:{self.port}", daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept(self):
-        while not self._stopping.is_set():
-            try:
-                conn = self._listener.accept()[0]
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if self.refuse:
-                conn.close()
-                continue
-            self._spawn(self._serve, conn)
 
     def _serve(self, conn):
         transport = paramiko.Transport(conn)

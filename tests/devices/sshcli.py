@@ -108,11 +108,13 @@ def _crlf(text: str) -> bytes:
     return text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
 
 
-class SshDeviceServer:
-    """Listens on ``host`` (port 0: the system picks; see ``.port``); each connection gets a device from
-    ``device_factory`` (a factory that returns the same object each time makes the sessions share it).
-    ``refuse``: the port stays open but every connection is closed before SSH starts, as a router that is
-    down behind a live NAT would; set ``server.refuse`` at any time. ``devices`` lists the devices served."""
+class SshListener:
+    """Listens on ``host`` (port 0: the system picks; see ``.port``) and serves each connection on a thread of
+    its own (``_serve``, a subclass's); each connection gets a device from ``device_factory``. ``refuse``: the
+    port stays open but every connection is closed before SSH starts, as a router that is down behind a live NAT
+    would; set ``server.refuse`` at any time."""
+
+    thread_name = "ssh"
 
     def __init__(self, device_factory, username, password, host="127.0.0.1", port=0, refuse=False):
         self.device_factory = device_factory
@@ -120,14 +122,13 @@ class SshDeviceServer:
         self.host = host
         self.refuse = refuse
         self.port = None
-        self.devices: list[CliDevice] = []
         self._requested_port = port
         self._listener = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._transports: list[paramiko.Transport] = []
 
-    def start(self) -> SshDeviceServer:
+    def start(self):
         self._listener = socket.create_server((self.host, self._requested_port))
         self._listener.settimeout(0.2)
         self.port = self._listener.getsockname()[1]
@@ -150,7 +151,7 @@ class SshDeviceServer:
         self.stop()
 
     def _spawn(self, target, *args):
-        thread = threading.Thread(target=target, args=args, name=f"sshcli:{self.port}", daemon=True)
+        thread = threading.Thread(target=target, args=args, name=f"{self.thread_name}:{self.port}", daemon=True)
         self._threads.append(thread)
         thread.start()
 
@@ -166,6 +167,20 @@ class SshDeviceServer:
                 conn.close()
                 continue
             self._spawn(self._serve, conn)
+
+    def _serve(self, conn):
+        raise NotImplementedError
+
+
+class SshDeviceServer(SshListener):
+    """A CLI router over SSH (see SshListener); a factory that returns the same object each time makes the
+    sessions share it. ``devices`` lists the devices served."""
+
+    thread_name = "sshcli"
+
+    def __init__(self, device_factory, username, password, host="127.0.0.1", port=0, refuse=False):
+        super().__init__(device_factory, username, password, host, port, refuse)
+        self.devices: list[CliDevice] = []
 
     def _serve(self, conn):
         transport = paramiko.Transport(conn)
