@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: collection_version
-author: cloudflare.magic contributors
+author: cloudflare.magic developers (@cloudflare-magic)
 version_added: 0.1.0
 short_description: The version of a collection the controller loads
 description:

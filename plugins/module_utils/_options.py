@@ -387,14 +387,14 @@ def parse_max_age(value, floor=None):
     age = timedelta(seconds=int(digits) * _UNIT_SECONDS[match.group(2)])
     if floor is not None and age < floor:
         unit = "seconds" if match.group(2) in ("", "s") else {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-        raise OptionError("max_age", f"{text.strip()!r} is {int(digits)} {unit}, under {_describe(floor)}: the key would "
-                          "be rotated at nearly every run",
+        raise OptionError("max_age", f"{text.strip()!r} is {int(digits)} {unit}, under {_duration_words(floor)}: "
+                          "the key would be rotated at nearly every run",
                           "Give the age with its unit, such as 90d (days), 12h or 30m (minutes); to rotate "
                           "this often on purpose, set allow_short_max_age: true.")
     return age
 
 
-def _describe(age):
+def _duration_words(age):
     """A whole number of days, hours, minutes or seconds, as a person writes it (1 hour, 2 days)."""
     seconds = int(age.total_seconds())
     for size, name in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
