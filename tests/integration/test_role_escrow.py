@@ -293,7 +293,7 @@ def test_bulk_escrows_every_key_before_any_router_gets_one_and_restores_without_
     assert first.returncode == 0, first.stdout[-3000:]
     assert len(bulk_posts(lab.emulator)) == 1
     assert text.index("TASK [cloudflare.magic.tunnel_psk : Escrow - write the new key as a new version") < text.index(
-        "TASK [cloudflare.magic.tunnel_psk : Write the connection, the new key and its stamp")
+        "TASK [cloudflare.magic.tunnel_psk : Write the connection, the new key and its pending stamp")
     keys = {}
     for name in names:
         current = lab.bao.read(lab.mount, f"cloudflare-magic/lab/{name}")

@@ -50,7 +50,9 @@ class Lab:
                 "ansible_httpapi_port": self.server.port, "ansible_httpapi_validate_certs": True,
                 "ansible_httpapi_ca_path": self.server.ca_file,
                 "ansible_httpapi_session_key": {"access_token": token},
-                "tunnel_psk_fortios_vdom": vdom, "tunnel_psk_verify_timeout": 4}
+                "tunnel_psk_fortios_vdom": vdom, "tunnel_psk_verify_timeout": 4,
+                # The published tunnel answer has no identity: give it, as a user copies it from the dashboard.
+                "tunnel_psk_ike_id": self.emulator.ipsec_id(self.tunnel["id"])}
 
     def edge_key(self, remote_gw):
         return (self.far_end_key or self.emulator.edge_psk(self.tunnel["id"])
@@ -224,7 +226,8 @@ def test_the_example_hands_the_key_on_and_no_key_shows_in_any_output_channel(lab
     playbook = lab.runner.write("example.yml", [{"ansible.builtin.import_playbook": str(EXAMPLE)}, post])
     run = lab.runner.run_playbook(playbook, "-e", json.dumps({
         "magic_wan_tunnel_name": TUNNEL, "fortios_wan_interface": "port1", "psk_max_age": "30d",
-        "cloudflare_ca_path": lab.emulator.ca_file}), verbosity=4)
+        "cloudflare_ca_path": lab.emulator.ca_file, "router_ike_id": lab.emulator.ipsec_id(lab.tunnel["id"])}),
+        verbosity=4)
     assert run.returncode == 0, run.stdout[-4000:]
     new_key = lab.emulator.edge_psk(lab.tunnel["id"])
     assert holds_key_in_force(lab) and lab.phase1()["interface"] == "port1", lab.phase1()

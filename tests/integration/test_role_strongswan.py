@@ -176,7 +176,7 @@ def test_a_wrong_input_fails_before_any_request(router, inputs, message):
 
 def test_without_a_platform_the_role_fails_naming_tunnel_psk_platform(router):
     run = role_run(router, "no platform", tunnel_psk_platform=None)
-    assert run.returncode != 0 and "set tunnel_psk_platform to strongswan, vyos or ios_xe" in run.run.stdout
+    assert run.returncode != 0 and "set tunnel_psk_platform to strongswan, vyos, ios_xe, junos or fortios" in run.run.stdout
     assert all_requests(router) == []
 
 

@@ -315,7 +315,7 @@ def test_an_ike_sa_made_before_the_commit_does_not_verify_the_new_key(runner, em
     device.sas[endpoint] = (time.monotonic() - 3600, "the key of an hour ago")
     answer = device.handle
     device.handle = lambda line: "" if line.strip().startswith("reset vpn ipsec") else answer(line)
-    run = runner.run_role(host_vars={"tunnel_psk_max_age": "1s", "tunnel_psk_verify_timeout": 2})
+    run = runner.run_role(host_vars={**FORCE_ROTATION, "tunnel_psk_verify_timeout": 2})
     assert run.returncode != 0, "an SA older than the commit verified the new key"
     assert "Wait until an IKE SA with Cloudflare is up, negotiated after the commit" in run.stdout, run.stdout[-3000:]
     assert _leaf(device, f"{PEER} description") == "cloudflare.magic psk unverified"
