@@ -37,8 +37,11 @@ def _extract(dest, names, requirement=None):
     wheels.mkdir(exist_ok=True)
     if not list(wheels.glob("ansible-*.whl")):
         pinned = ["-c", str(ROOT / "tests" / "constraints.txt"), "ansible"] if requirement is None else [requirement]
+        # The wheel is only unpacked, never installed: an older core's Python (3.11) may fetch the pinned
+        # release too, although that release installs on 3.12 and later only.
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-                        "--no-deps", "--only-binary", ":all:", "-d", str(wheels), *pinned], check=True)
+                        "--no-deps", "--only-binary", ":all:", "--python-version", "3.12", "-d", str(wheels),
+                        *pinned], check=True)
     wheel = next(wheels.glob("ansible-*.whl"))
     prefixes = tuple(f"ansible_collections/{name}/" for name in names)
     with zipfile.ZipFile(wheel) as archive:
