@@ -130,6 +130,10 @@ COMPAT_IGNORE ?= tests/integration/test_faults.py tests/integration/test_pacing.
 # the primary core runs all five.
 COMPAT_DESELECT ?= not test_info_loop_callbacks and not (test_leaks and info) \
   and not (test_role_junos_callbacks and (default or jsonl or junit or tree))
+# ansible-core 2.19.0 cannot run ansible.netcommon's persistent connections (network_cli, netconf) of the pinned
+# collections: every task fails "Unknown profile name 'module_None_m2c'" (httpapi, FortiGate's, works). The SRX
+# cell and the VyOS hostile-answer run pass on 2.16.13, 2.17, 2.18, 2.20.0, 2.21.0 and the primary 2.21.
+COMPAT_DESELECT_2.19 ?= not test_role_junos_callbacks and not test_vyos_is_sent_nothing
 
 # Kept when made on the way to a compat-<line> run (make would delete an implicit chain's middle file).
 .PRECIOUS: .venv-%/.installed
@@ -148,7 +152,7 @@ compat-%: .venv-%/.installed
 	@tests="$(LOOP_MATRIX)" && what="the loop x callback leak matrix"; \
 	  case " $(COMPAT_FULL_LINES) " in *" $* "*) tests="$(COMPAT_TESTS)" && what="unit, integration and AWX tests";; esac; \
 	  echo "== $$what on ansible-core $$(.venv-$*/bin/python -c 'from ansible.release import __version__ as v; print(v)')"; \
-	  .venv-$*/bin/python -m pytest $$tests $(addprefix --ignore=,$(COMPAT_IGNORE)) -m "not e2e" -k "$(COMPAT_DESELECT)" $(XDIST) -q -p no:cacheprovider
+	  .venv-$*/bin/python -m pytest $$tests $(addprefix --ignore=,$(COMPAT_IGNORE)) -m "not e2e" -k "$(COMPAT_DESELECT)$(if $(COMPAT_DESELECT_$*), and $(COMPAT_DESELECT_$*))" $(XDIST) -q -p no:cacheprovider
 
 # ansible-test sanity, offline (see tests/tools/sanity), with the primary ansible-core. `make sanity-compat`
 # runs it with each older line too (not part of `make test`, for CI time).

@@ -105,7 +105,7 @@ def test_vyos_is_sent_nothing_when_the_answer_carries_an_injected_identity(tmp_p
         refused = runner.run_role()
         emulator.clear_faults()
         assert refused.returncode != 0 and posts(emulator) == 0, refused.stdout[-3000:]
-        assert "interface_address of Cloudflare's tunnel" in refused.stdout
+        assert "interface_address of Cloudflare's tunnel" in refused.stdout, refused.stdout[-3000:]
         emulator.push_fault(Fault("hostile_answer", match_path="psk_generate", fields={"ipsec_id": INJECTED}))
         runner.host_vars["tunnel_psk_ike_id"] = ""  # the answer's ipsec_id is then the identity
         emulator.push_fault(Fault("hostile_answer", times=None, method="GET",
