@@ -38,6 +38,10 @@ def main(root, out, emulator, env, identity_vars):
         collections = network_collections.ensure(root / ".venv" / "network-collections")
         paths = os.pathsep.join((env["ANSIBLE_COLLECTIONS_PATH"], str(collections)))
         run_env = dict(env, ANSIBLE_COLLECTIONS_PATH=paths, VAULT_ADDR=bao.url, VAULT_TOKEN=bao.root_token)
+        # No charon here: the tests' swanctl stand-in answers the role's load proof (--list-conns) from what the
+        # load command copied.
+        run_env.update(PATH=f"{root / 'tests' / 'devices' / 'swanctl_bin'}{os.pathsep}{env.get('PATH', os.defpath)}",
+                       CFM_SWANCTL_LOADED=str(router.parent / "loaded.conf"), CFM_SWANCTL_PYTHON=sys.executable)
         playbook = work / "role.yml"
         playbook.write_text(yaml.safe_dump([{"name": "Rotate with escrow", "hosts": "localhost",
                                              "gather_facts": False, "roles": ["cloudflare.magic.tunnel_psk"]}]))
