@@ -19,30 +19,8 @@ import yaml
 
 from cf_emulator import Emulator, Fault
 from support.ipsec_example_runs import LOADED, StrongswanRouter, seed_with_custom_identity
-from support.openbao import OpenBao
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "tools"))
-
-import network_collections  # noqa: E402
 
 ESCROW_PATH = "cloudflare-magic/lab/tunnel_nyc_01"
-
-
-@pytest.fixture(scope="session")
-def openbao(tmp_path_factory):
-    """One OpenBao dev server per pytest(-xdist) worker."""
-    server = OpenBao(tmp_path_factory.mktemp("openbao")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def hashi_vault_path():
-    """community.hashi_vault, taken from the pinned ansible wheel with the network collections."""
-    return str(network_collections.ensure(ROOT / ".venv" / "network-collections"))
 
 
 @pytest.fixture
@@ -292,7 +270,7 @@ def test_bulk_escrows_every_key_before_any_router_gets_one_and_restores_without_
     first, text = run("first")
     assert first.returncode == 0, first.stdout[-3000:]
     assert len(bulk_posts(lab.emulator)) == 1
-    assert text.index("TASK [cloudflare.magic.tunnel_psk : Escrow - write the new key as a new version") < text.index(
+    assert text.index("TASK [cloudflare.magic.tunnel_psk : Escrow - write each key as a new version, one tunnel after") < text.index(
         "TASK [cloudflare.magic.tunnel_psk : Write the connection, the new key and its pending stamp")
     keys = {}
     for name in names:
