@@ -70,6 +70,8 @@ def test_a_fleet_of_300_is_escrowed_one_write_a_tunnel_before_any_router_gets_it
             assert data["psk"] == emulator.edge_psk(tid) == handed[tid], f"{tunnel['name']}: escrowed key not in force"
             assert (data["last_generated_on"], data["ipsec_tunnel_id"], data["tunnel_name"]) == (edge, tid, tunnel["name"])
             written.append(vault_time(secret["metadata"]["created_time"]))
+            described = openbao.metadata(mount, f"cloudflare-magic/lab/{tunnel['name']}")["custom_metadata"]
+            assert described == {"version": "1", "last_generated_on": edge, "ipsec_tunnel_id": tid}
         written.sort()
         assert written[-1] < handed_at, "a router got its key before the last tunnel was escrowed"
         gaps = [(b - a).total_seconds() for a, b in zip(written, written[1:])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -186,3 +187,47 @@ def test_a_description_that_is_a_spreadsheet_formula_stays_text_in_the_csv(tmp_p
     descriptions = [r["description"] for r in csv_rows(folder)]
     assert "'" + formula in descriptions
     assert not any(cell[:1] in "=+-@" for row in csv_rows(folder) for cell in row.values() if cell), descriptions
+
+
+def test_the_report_shows_each_tunnels_escrow_from_its_metadata_never_the_key(
+        playbooks, emulator, tmp_path, openbao, hashi_vault_path, monkeypatch):
+    """Against a real OpenBao server, one run: an escrow described with Cloudflare's key in force is current, one
+    described with an older key, or holding a version the role did not describe, is stale, one with no secret or
+    whose current version was deleted is missing. The escrowed keys appear in no output, log or report."""
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", os.pathsep.join(
+        p for p in (hashi_vault_path, os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")) if p))
+    monkeypatch.setenv("VAULT_ADDR", openbao.url)
+    monkeypatch.setenv("VAULT_TOKEN", openbao.root_token)
+    by_name = {t["name"]: t for t in emulator.tunnels(emulator.account_id)}
+    mount = openbao.new_mount()
+    keys = {name: f"escrowed-key-of-{name}-never-to-be-shown-0123" for name in by_name}
+
+    def escrow(name, described_stamp, describe=True):
+        path = f"cloudflare-magic/lab/{name}"
+        version = openbao.write(mount, path, {"psk": keys[name], "last_generated_on": described_stamp})["version"]
+        if describe:  # as the role describes each version it writes
+            openbao.call("POST", f"{mount}/metadata/{path}", {"custom_metadata": {
+                "version": str(version), "last_generated_on": described_stamp, "ipsec_tunnel_id": by_name[name]["id"]}})
+        return path
+
+    escrow("tunnel_nyc_01", edge_stamp(by_name["tunnel_nyc_01"]))                  # current
+    escrow("tunnel_sin_01", "2026-01-01T00:00:00.000000Z")                         # stale: an older key
+    escrow("tunnel_fra_01", edge_stamp(by_name["tunnel_fra_01"]))
+    escrow("tunnel_fra_01", edge_stamp(by_name["tunnel_fra_01"]), describe=False)  # stale: written by someone else
+    deleted = escrow("tunnel_nyc_01b", edge_stamp(by_name["tunnel_nyc_01b"]))
+    openbao.call("DELETE", f"{mount}/data/{deleted}")                              # missing: its version deleted
+    # tunnel_lon_01: no secret at all                                               # missing
+
+    run, folder, _confdirs = run_report(playbooks, emulator, tmp_path, {}, {}, escrow_mount=mount,
+                                        escrow_path_prefix="cloudflare-magic/lab", router_group="none")
+    assert run.returncode == 0, run.stdout[-3000:]
+    expected = {"tunnel_nyc_01": "current", "tunnel_sin_01": "stale", "tunnel_fra_01": "stale",
+                "tunnel_nyc_01b": "missing", "tunnel_lon_01": "missing"}
+    assert {r["name"]: r["escrow"] for r in csv_rows(folder)} == expected
+    report = (folder / "psk-age-report.md").read_text()
+    assert "1 current, 2 stale, 2 missing" in report
+    assert "| tunnel_sin_01 | **STALE** |" in report and "| tunnel_nyc_01 | current |" in report
+    secrets = [playbooks.token, openbao.root_token, *keys.values()]
+    assert run.hits(*secrets) == 0
+    assert sum((folder / name).read_text().count(s) for name in ("psk-age-report.md", "psk-age-report.csv")
+               for s in secrets) == 0

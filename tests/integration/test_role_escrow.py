@@ -94,6 +94,9 @@ def test_rotation_is_escrowed_before_the_handoff_and_a_wiped_router_is_restored_
     assert (data["ipsec_tunnel_id"], data["tunnel_name"]) == (lab.tunnel["id"], lab.tunnel["name"])
     assert data["written_by"].startswith("AWX job 4242") and data["rotation_reason"] == "router_stale"
     assert "Escrowed as version 1 (after version 0)" in first.run.stdout
+    # What the key-age report reads instead of the key: the version, described in the secret's metadata.
+    assert lab.bao.metadata(lab.mount, ESCROW_PATH)["custom_metadata"] == {
+        "version": "1", "last_generated_on": lab.edge_stamp(), "ipsec_tunnel_id": lab.tunnel["id"]}
 
     again = role_run(lab, "nothing to do")
     assert (again.returncode, again.posts, escrowed(lab)[0]) == (0, 0, 1), again.run.stdout[-3000:]
