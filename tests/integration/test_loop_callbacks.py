@@ -8,6 +8,7 @@ import pytest
 from ansible.release import __version__ as ansible_core
 
 from reliability.callbacks import CALLBACKS
+from reliability.escrow_cell import run_escrow_cell, hashi_vault_refuses
 from reliability.junos_cells import run_junos_role_cell
 from reliability.fortios_cell import run_fortios_cell
 from reliability.loops import TUNNELS, run_info_loop_cell, run_loop_cell
@@ -85,3 +86,21 @@ def test_role_fortios_callbacks(emulator, tmp_path):
         leaking = {c: n for c, n in seen.hits.items() if n}
         assert not leaking, f"secrets shown by {name} in {sorted(leaking)}: {leaking}"
         assert seen.keys_ok, "the FortiGate does not hold the key in force"
+
+
+@pytest.mark.parametrize("callback", [c for c in CALLBACKS if c.name in ("default", "ansible.posix.json")],
+                         ids=["default", "ansible.posix.json"])
+def test_role_escrow_callbacks(callback, emulator, tmp_path, openbao, hashi_vault_path):
+    """The role's escrow (community.hashi_vault's modules and lookups against a real OpenBao server) at -vvv with
+    log_path: no key and no escrow token in stdout, stderr or the log."""
+    refusal = hashi_vault_refuses(hashi_vault_path)
+    if refusal:
+        pytest.skip(refusal)
+    seen = run_escrow_cell(callback, emulator, tmp_path, openbao, hashi_vault_path)
+    record("loops", core=ansible_core, callback=f"{callback.name} (tunnel_psk role, escrow)", keys_ok=seen.keys_ok,
+           hits=sum(seen.hits.values()), **seen.hits)
+    assert seen.returncode == 0, "the playbook failed"
+    assert seen.callback_saw_rotation, f"{callback.name} showed nothing of the escrow write"
+    leaking = {c: n for c, n in seen.hits.items() if n}
+    assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
+    assert seen.keys_ok, "the escrow and the router do not both hold the edge key"
