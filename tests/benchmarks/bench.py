@@ -8,7 +8,9 @@
 4. The bulk path (ipsec_psk_bulk) against the per-tunnel path on a larger fleet, from one controller and
    as four concurrent AWX job slices on one quota.
 5. A key-age report (ipsec_tunnel_info, and the example report playbook) on a large account: requests and time.
-6. Packets lost per key rotation through a real IPsec tunnel (the IKE lab; root only): the strongSwan
+6. The escrow against a real OpenBao server: a router restored from the escrow against a rotation, and what escrow
+   adds per tunnel to a bulk rotation.
+7. Packets lost per key rotation through a real IPsec tunnel (the IKE lab; root only): the strongSwan
    playbook's make-before-break switch against close-and-initiate, and a router left on a stale key.
 """
 
@@ -28,6 +30,7 @@ for path in (TESTS / "emulator", TESTS, Path(__file__).resolve().parent, REPO / 
     sys.path.insert(0, str(path))
 
 import dataplane  # noqa: E402
+import escrow  # noqa: E402
 import fleet_bulk  # noqa: E402
 import fleet_run  # noqa: E402
 import per_task  # noqa: E402
@@ -58,6 +61,11 @@ def parse_args(argv=None):
     parser.add_argument("--info-repeats", type=int, default=5, help="interleaved rounds of the key-age report")
     parser.add_argument("--skip-info", action="store_true")
     parser.add_argument("--only-info", action="store_true")
+    parser.add_argument("--escrow-rounds", type=int, default=3, help="interleaved rounds of restore vs rotate")
+    parser.add_argument("--escrow-fleet", type=int, default=300, help="tunnels in the bulk run with and without escrow")
+    parser.add_argument("--escrow-bulk-rounds", type=int, default=2, help="interleaved rounds of the bulk runs")
+    parser.add_argument("--skip-escrow", action="store_true")
+    parser.add_argument("--only-escrow", action="store_true")
     parser.add_argument("--dataplane-playbook", type=Path, default=dataplane.DEFAULT_PLAYBOOK,
                         help="the strongSwan rotation playbook the tunnel runs (default: %(default)s)")
     parser.add_argument("--rotations", type=int, default=5, help="rotations per hand-off under traffic")
@@ -65,7 +73,7 @@ def parse_args(argv=None):
     parser.add_argument("--skip-dataplane", action="store_true")
     parser.add_argument("--only-dataplane", action="store_true")
     args = parser.parse_args(argv)
-    only = [name for name in ("fleet", "bulk", "info", "dataplane") if getattr(args, f"only_{name}")]
+    only = [name for name in ("fleet", "bulk", "info", "escrow", "dataplane") if getattr(args, f"only_{name}")]
     if len(only) > 1:
         parser.error("give at most one --only-* option")
     return args
@@ -95,7 +103,7 @@ def main(argv=None):
         os.environ["ANSIBLE_COLLECTIONS_PATH"] = collections_path(workdir)
         print(machine(), flush=True)
 
-        only = args.only_fleet or args.only_bulk or args.only_info or args.only_dataplane
+        only = args.only_fleet or args.only_bulk or args.only_info or args.only_escrow or args.only_dataplane
         if not only:
             per_task_and_keys(args, workdir)
         if not args.skip_fleet and (args.only_fleet or not only):
@@ -104,6 +112,8 @@ def main(argv=None):
             bulk(args, workdir)
         if not args.skip_info and (args.only_info or not only):
             info(args, workdir)
+        if not args.skip_escrow and (args.only_escrow or not only):
+            escrow_section(args, workdir)
         if (args.only_dataplane or not only) and not args.skip_dataplane:
             data_plane(args, workdir)
     return 0
@@ -156,6 +166,18 @@ def info(args, workdir):
     print(tunnel_info.table(tunnel_info.run(workdir / "info", args.info_tunnels, args.info_repeats)), flush=True)
     print("requests: API requests in the emulator's record per run; minus empty: the median run less an empty "
           "play's (ansible-playbook start-up); reported: tunnels in the result or rows in the CSV")
+
+
+def escrow_section(args, workdir):
+    print(f"\n== escrow (OpenBao): restore from escrow vs rotate, one strongSwan router, {args.escrow_rounds} "
+          "interleaved rounds ==", flush=True)
+    print(escrow.restore_table(escrow.restore_vs_rotate(workdir / "escrow-restore", args.escrow_rounds)), flush=True)
+    print(f"\n== escrow (OpenBao): bulk rotation of {args.escrow_fleet} tunnels with and without escrow, "
+          f"{args.escrow_bulk_rounds} interleaved rounds ==", flush=True)
+    seconds, escrowed = escrow.bulk_cost(workdir / "escrow-bulk", args.escrow_fleet, args.escrow_bulk_rounds)
+    print(escrow.bulk_table(seconds, escrowed, args.escrow_fleet), flush=True)
+    print("median s: the ansible-playbook run; POSTs: psk_generate requests (the most of any round); escrowed: "
+          "secrets with a version after the last run with escrow")
 
 
 def data_plane(args, workdir):
