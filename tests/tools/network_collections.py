@@ -26,12 +26,22 @@ JUNOS_WHEEL = "ansible==13.8.0"
 OLDER_REQUIREMENT = "ansible>=11,<12"
 
 
+# community.hashi_vault 7.x (the pinned wheel's) requires ansible-core 2.17; the `ansible` 9 package, the one for
+# ansible-core 2.16, bundles 6.x, which the escrow tasks run with on 2.16.
+HASHI_VAULT_2_16 = "ansible>=9,<10"
+
+
 def ensure(dest):
     return _ensure(dest, COLLECTIONS)
 
 
 def ensure_junos(dest):
     return _ensure(dest, ("junipernetworks/junos",), JUNOS_WHEEL)
+
+
+def ensure_hashi_vault_2_16(dest):
+    """community.hashi_vault 6.x from the `ansible` 9 package, for ansible-core 2.16."""
+    return _ensure(dest, ("community/hashi_vault",), HASHI_VAULT_2_16)
 
 
 def ensure_older(dest):
