@@ -22,6 +22,7 @@ def fleet_emulator(tmp_path):
         emu.stop()
 
 
+@pytest.mark.slow(reason="twenty forks, one rotation and one router write each, in one run")
 def test_twenty_forks_each_get_their_own_tunnels_key(fleet_emulator, tmp_path):
     emu = fleet_emulator
     fleet = [t for t in emu.seed["accounts"][0]["tunnels"] if t["name"].startswith("fleet_")][:FLEET]

@@ -16,6 +16,9 @@ import pytest
 from cf_emulator import Emulator
 from support.ipsec_example_runs import StrongswanRouter, seed_with_custom_identity, seed_without_identity
 
+pytestmark = pytest.mark.slow(
+    reason="two or three runs of the example playbook against strongSwan: the state between the runs is what is tested")
+
 FORMS = {"with_ipsec_id": True, "published_no_ipsec_id": False}
 POSTS_TABLE = {}  # (form, case) -> POSTs per run, printed at the end of the module
 

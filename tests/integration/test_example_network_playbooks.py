@@ -7,12 +7,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from devices.ios_xe import IosXeRouter
 from devices.junos import JunosDevice
 from devices.netconf import NetconfServer
 from devices.sshcli import SshDeviceServer
 from devices.vyos import VyosDevice
 from support.network_role import NetworkRoleRunner
+
+pytestmark = pytest.mark.slow(
+    reason="a whole run of the example playbook over network_cli or NETCONF against the device simulator")
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 

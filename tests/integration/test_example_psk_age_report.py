@@ -139,6 +139,7 @@ def test_rotate_overdue_rotates_routers_overdue_tunnels_and_keeps_keys_out_of_th
     assert "tunnel_fra_01" in (folder / "psk-age-report.md").read_text()
 
 
+@pytest.mark.slow(reason="the report with rotate_overdue (a role run inside), then the report again")
 def test_a_router_the_role_just_rotated_is_not_reported_stale(playbooks, emulator, tmp_path):
     """The role keeps the stamp in the router's swanctl file, next to the key, and removes the stamp file of
     older versions: the report reads the stamp from there (only that line leaves the router)."""

@@ -16,7 +16,8 @@ from lab.ipsec_handoff import CHILD_NAME
 from lab.udp_echo import EchoTraffic
 from support.ike_lab import lab_handoff
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow(reason=(
+    "real charon daemons in network namespaces: IKE negotiations, re-authentications and traffic take their time"))]
 
 
 @pytest.fixture

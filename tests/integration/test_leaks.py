@@ -7,6 +7,10 @@ import pytest
 from reliability.leaks import CHANNELS, LEAK_SCENARIOS, run_leak_scenario
 from reliability.record import record
 
+pytestmark = pytest.mark.slow(reason=(
+    "each row is six ansible-playbook runs (-v0 to -vvvv, and ansible-runner as AWX runs it), every "
+    "channel of each searched"))
+
 
 @pytest.mark.parametrize("scenario", LEAK_SCENARIOS, ids=[s.name for s in LEAK_SCENARIOS])
 def test_leaks(scenario, emulator, playbooks, tmp_path):

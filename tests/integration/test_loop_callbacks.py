@@ -15,6 +15,10 @@ from reliability.loops import TUNNELS, run_info_loop_cell, run_loop_cell
 from reliability.role_cells import run_role_cell
 from reliability.record import record
 
+pytestmark = pytest.mark.slow(reason=(
+    "each cell is a whole playbook run with its callback; the role's cells run the role against a "
+    "simulator or OpenBao"))
+
 
 @pytest.mark.parametrize("callback", CALLBACKS, ids=[c.name for c in CALLBACKS])
 def test_loop_callbacks(callback, emulator, playbooks, tmp_path):

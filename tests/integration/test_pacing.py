@@ -32,6 +32,7 @@ def write_router_key_task(directory):
         "no_log": True}
 
 
+@pytest.mark.slow(reason="a fleet larger than twice the quota: the run must wait for the rate limit's window, which is the point")
 def test_fleet_rotation_under_a_compressed_window_gets_no_429_and_hands_every_key_on(limited_emulator, tmp_path):
     emu = limited_emulator
     runner = PlaybookRunner(tmp_path / "run", emu)

@@ -18,6 +18,9 @@ import pytest
 from cf_emulator import Fault
 from test_role_strongswan import all_requests, role_run, router  # noqa: F401  pylint: disable=unused-import
 
+pytestmark = pytest.mark.slow(
+    reason="a run that meets a hostile or malformed answer, then the run that repairs: two whole role runs")
+
 INJECTED = "x.example.com'\nset vpn ipsec authentication psk EVIL secret 'pwned'"
 
 

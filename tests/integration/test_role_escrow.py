@@ -20,6 +20,10 @@ import yaml
 from cf_emulator import Emulator, Fault
 from support.ipsec_example_runs import LOADED, StrongswanRouter, seed_with_custom_identity
 
+pytestmark = pytest.mark.slow(reason=(
+    "each test drives two or more whole role runs against a real OpenBao server (rotation, then restore, "
+    "conflict or repair)"))
+
 ESCROW_PATH = "cloudflare-magic/lab/tunnel_nyc_01"
 
 

@@ -15,6 +15,10 @@ from cf_emulator import Emulator
 from devices.fortios import FortiGate, FortiGateServer
 from support.network_role import NetworkRoleRunner, recap
 
+pytestmark = pytest.mark.slow(reason=(
+    "each test drives one to three whole role runs over httpapi against the FortiGate simulator: a "
+    "persistent connection, PUTs and the verification loop in each"))
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "rotate_and_configure_fortios.yml"
 TUNNEL = "tunnel_nyc_01"
 PHASE1 = "vpn.ipsec/phase1-interface"

@@ -13,6 +13,9 @@ import pytest
 from cf_emulator import Emulator, Fault
 from support.ipsec_example_runs import StrongswanRouter, seed_with_custom_identity
 
+pytestmark = pytest.mark.slow(
+    reason="two whole role runs that overlap on purpose: one is held at the emulator while the other completes")
+
 
 @pytest.fixture
 def router(tmp_path):

@@ -14,6 +14,10 @@ from devices.ios_xe import IosXeRouter
 from devices.sshcli import SshDeviceServer
 from support.network_role import KilledRun, NetworkRoleRunner, older_collections_path, recap
 
+pytestmark = pytest.mark.slow(reason=(
+    "each test drives one to four whole role runs over network_cli (paramiko) against the IOS XE "
+    "simulator: a persistent connection, configuration writes and the verification loop in each"))
+
 TUNNEL = "tunnel_nyc_01"
 KEYRING = "crypto ikev2 keyring CF_MAGIC_WAN_KEYRING"
 PEER = "peer CF_MAGIC_WAN_TUNNEL_NYC_01"

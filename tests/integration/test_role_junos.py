@@ -11,6 +11,10 @@ from devices.junos import JunosDevice, encrypted
 from devices.netconf import NetconfServer
 from support.network_role import NetworkRoleRunner, posts, recap
 
+pytestmark = pytest.mark.slow(reason=(
+    "each test drives one to three whole role runs over NETCONF against the SRX simulator: a persistent "
+    "connection, commit confirmed and the verification loop in each"))
+
 TUNNEL = "tunnel_nyc_01"
 DEVICE_USER, DEVICE_PASSWORD = "netops", "device-login-9Tq4"
 NAME = f"CF_{TUNNEL}"

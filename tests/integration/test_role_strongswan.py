@@ -20,6 +20,10 @@ import yaml
 from cf_emulator import Emulator
 from support.ipsec_example_runs import LOADED, StrongswanRouter, seed_with_custom_identity
 
+pytestmark = pytest.mark.slow(reason=(
+    "each test drives one or more whole role runs (preflight, rotation, hand-off, load and verification) "
+    "and checks the state between them"))
+
 
 @pytest.fixture
 def router(tmp_path):

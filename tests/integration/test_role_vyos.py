@@ -13,6 +13,10 @@ from devices.sshcli import SshDeviceServer
 from devices.vyos import VyosDevice
 from support.network_role import KilledRun, NetworkRoleRunner, older_collections_path, posts, recap
 
+pytestmark = pytest.mark.slow(reason=(
+    "each test drives one to four whole role runs over network_cli (paramiko) against the VyOS simulator: "
+    "a persistent connection, commits and the verification loop in each"))
+
 TUNNEL = "tunnel_nyc_01"
 DEVICE_USER, DEVICE_PASSWORD = "vyos", "device-login-7Hq2"
 PEER = f"vpn ipsec site-to-site peer CF_{TUNNEL}"
