@@ -130,10 +130,10 @@ def bulk_cost(workdir, tunnels, rounds):
                             "name": "cloudflare.magic.tunnel_psk", "tasks_from": "escrow_fleet"},
                             "vars": {"tunnel_psk_escrow_keys": "{{ fleet.rotated }}", "tunnel_psk_escrow_mount": mount,
                                      "tunnel_psk_escrow_path": "cloudflare-magic/bench/{{ tunnel_psk_tunnel_id }}"}})
+                    keys = ("{{ dict(fleet.rotated.keys() | zip(fleet.rotated.values() | map(attribute='psk')))"
+                            " | to_json }}")
                     tasks.append({"name": "Hand the keys on", "ansible.builtin.copy": {
-                        "content": "{{ dict(fleet.rotated.keys() | zip(fleet.rotated.values() | map(attribute='psk')))"
-                                   " | to_json }}", "dest": str(workdir / "routers.json"), "mode": "0600"},
-                        "no_log": True})
+                        "content": keys, "dest": str(workdir / "routers.json"), "mode": "0600"}, "no_log": True})
                     measured = run_measured(runner, [{"name": variant, "hosts": "localhost", "gather_facts": False,
                                                       "tasks": tasks}], name=f"{variant.replace(' ', '-')}.yml")
                     if measured.returncode != 0:

@@ -25,8 +25,8 @@ def vault_time(text):
     return datetime.fromisoformat(text[:26].rstrip("Z") + "+00:00")
 
 
-@pytest.mark.slow(reason="300 tunnels: one bulk rotation, then 300 escrow writes one after the other (a lookup "
-                          "each, paced) in one ansible-playbook run; about 40 s on two shared cores")
+@pytest.mark.slow(reason=("300 tunnels: one bulk rotation, then 300 escrow writes one after the other (a lookup "
+                          "each, paced) in one ansible-playbook run; about 40 s on two shared cores"))
 def test_a_fleet_of_300_is_escrowed_one_write_a_tunnel_before_any_router_gets_its_key(
         tmp_path, openbao, hashi_vault_path, monkeypatch):
     emulator = Emulator(seed=seed_with_tunnels(FLEET), tls=True, state_dir=str(tmp_path / "emulator")).start()
