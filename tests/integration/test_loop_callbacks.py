@@ -20,32 +20,38 @@ pytestmark = pytest.mark.slow(reason=(
     "simulator or OpenBao"))
 
 
+def _record(seen, label):
+    """The cell's row of the matrix (docs/reliability.md)."""
+    record("loops", core=ansible_core, callback=label, keys_ok=seen.keys_ok, hits=sum(seen.hits.values()),
+           **seen.hits)
+
+
+def _check_cell(seen, label, task, keys_wrong, recorded=False):
+    """Record the cell's row (unless ``recorded``), then what every cell must show: the run passed, the callback
+    showed ``task``, no secret in any channel, and the keys where they belong (``keys_wrong`` says otherwise)."""
+    if not recorded:
+        _record(seen, label)
+    assert seen.returncode == 0, "the playbook failed"
+    assert seen.callback_saw_rotation, f"{label} showed nothing of {task}"
+    leaking = {c: n for c, n in seen.hits.items() if n}
+    assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
+    keys_ok = seen.keys_ok
+    assert keys_ok, keys_wrong
+
+
 @pytest.mark.parametrize("callback", CALLBACKS, ids=[c.name for c in CALLBACKS])
 def test_loop_callbacks(callback, emulator, playbooks, tmp_path):
     seen = run_loop_cell(callback, emulator, playbooks, tmp_path)
-    record("loops", core=ansible_core, callback=callback.name, keys_ok=seen.keys_ok, hits=sum(seen.hits.values()),
-           **seen.hits)
-    assert seen.returncode == 0, "the playbook failed"
+    _check_cell(seen, callback.name, "the rotation task", "a router file does not hold exactly its tunnel's edge key")
     assert seen.keys == TUNNELS, "the emulator did not answer with one key per tunnel"
-    assert seen.callback_saw_rotation, f"{callback.name} showed nothing of the rotation task"
     assert seen.echo_failed, "the item with the echoing error was not sent"
-    leaking = {c: n for c, n in seen.hits.items() if n}
-    assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
-    ok = seen.keys_ok
-    assert ok, "a router file does not hold exactly its tunnel's edge key"
 
 
 @pytest.mark.parametrize("callback", CALLBACKS, ids=[c.name for c in CALLBACKS])
 def test_info_loop_callbacks(callback, emulator, playbooks, tmp_path):
     seen = run_info_loop_cell(callback, emulator, playbooks, tmp_path)
-    record("loops", core=ansible_core, callback=f"{callback.name} (ipsec_tunnel_info)", keys_ok=seen.keys_ok,
-           hits=sum(seen.hits.values()), **seen.hits)
-    assert seen.returncode == 0, "the playbook failed"
-    assert seen.callback_saw_rotation, f"{callback.name} showed nothing of the report task"
-    leaking = {c: n for c, n in seen.hits.items() if n}
-    assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
-    complete = seen.keys_ok
-    assert complete, "the registered loop does not hold one report per tunnel"
+    _check_cell(seen, f"{callback.name} (ipsec_tunnel_info)", "the report task",
+                "the registered loop does not hold one report per tunnel")
     assert emulator.generated_psks() == [], "a report generated a key"
 
 
@@ -53,43 +59,29 @@ def test_info_loop_callbacks(callback, emulator, playbooks, tmp_path):
 def test_role_callbacks(callback, emulator, playbooks, tmp_path):
     """The tunnel_psk role's tasks (bulk rotation, each host's entry, the hand-off) under the same callbacks."""
     seen = run_role_cell(callback, emulator, playbooks, tmp_path)
-    record("loops", core=ansible_core, callback=f"{callback.name} (tunnel_psk role)", keys_ok=seen.keys_ok,
-           hits=sum(seen.hits.values()), **seen.hits)
-    assert seen.returncode == 0, "the playbook failed"
+    _check_cell(seen, f"{callback.name} (tunnel_psk role)", "the role's rotation task",
+                "a router file does not hold exactly its tunnel's edge key")
     assert seen.keys == TUNNELS, "the emulator did not answer with one key per tunnel"
-    assert seen.callback_saw_rotation, f"{callback.name} showed nothing of the role's rotation task"
-    leaking = {c: n for c, n in seen.hits.items() if n}
-    assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
-    assert seen.keys_ok, "a router file does not hold exactly its tunnel's edge key"
 
 
 @pytest.mark.parametrize("callback", CALLBACKS, ids=[c.name for c in CALLBACKS])
 def test_role_junos_callbacks(callback, emulator, playbooks, tmp_path):
     """The role's Juniper SRX hand-off (junos_config over NETCONF, against the SRX simulator), same callbacks."""
     seen = run_junos_role_cell(callback, emulator, playbooks, tmp_path)
-    record("loops", core=ansible_core, callback=f"{callback.name} (tunnel_psk role, junos)", keys_ok=seen.keys_ok,
-           hits=sum(seen.hits.values()), **seen.hits)
-    assert seen.returncode == 0, "the playbook failed"
+    _check_cell(seen, f"{callback.name} (tunnel_psk role, junos)", "the role's hand-off task",
+                "the SRX does not hold the tunnel's edge key")
     assert seen.keys == 1, "the emulator did not answer with one key"
-    assert seen.callback_saw_rotation, f"{callback.name} showed nothing of the role's hand-off task"
-    leaking = {c: n for c, n in seen.hits.items() if n}
-    assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
-    assert seen.keys_ok, "the SRX does not hold the tunnel's edge key"
 
 
 def test_role_fortios_callbacks(emulator, tmp_path):
     """The role on a FortiGate (fortinet.fortios over httpapi, the REST API simulator): json, junit and tree in one
     run; no key (new or old) and no token in any of them."""
     cells = run_fortios_cell(emulator, tmp_path)
+    for name, seen in cells.items():  # every row recorded before any assertion
+        _record(seen, f"{name} (tunnel_psk role, fortios)")
     for name, seen in cells.items():
-        record("loops", core=ansible_core, callback=f"{name} (tunnel_psk role, fortios)", keys_ok=seen.keys_ok,
-               hits=sum(seen.hits.values()), **seen.hits)
-    for name, seen in cells.items():
-        assert seen.returncode == 0, "the playbook failed"
-        assert seen.callback_saw_rotation, f"{name} showed nothing of the role's rotation task"
-        leaking = {c: n for c, n in seen.hits.items() if n}
-        assert not leaking, f"secrets shown by {name} in {sorted(leaking)}: {leaking}"
-        assert seen.keys_ok, "the FortiGate does not hold the key in force"
+        _check_cell(seen, f"{name} (tunnel_psk role, fortios)", "the role's rotation task",
+                    "the FortiGate does not hold the key in force", recorded=True)
 
 
 @pytest.mark.parametrize("callback", [c for c in CALLBACKS if c.name in ("default", "ansible.posix.json")],
@@ -101,10 +93,5 @@ def test_role_escrow_callbacks(callback, emulator, tmp_path, openbao, hashi_vaul
     if refusal:
         pytest.skip(refusal)
     seen = run_escrow_cell(callback, emulator, tmp_path, openbao, hashi_vault_path)
-    record("loops", core=ansible_core, callback=f"{callback.name} (tunnel_psk role, escrow)", keys_ok=seen.keys_ok,
-           hits=sum(seen.hits.values()), **seen.hits)
-    assert seen.returncode == 0, "the playbook failed"
-    assert seen.callback_saw_rotation, f"{callback.name} showed nothing of the escrow write"
-    leaking = {c: n for c, n in seen.hits.items() if n}
-    assert not leaking, f"secrets shown in {sorted(leaking)}: {leaking}"
-    assert seen.keys_ok, "the escrow and the router do not both hold the edge key"
+    _check_cell(seen, f"{callback.name} (tunnel_psk role, escrow)", "the escrow write",
+                "the escrow and the router do not both hold the edge key")
