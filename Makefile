@@ -20,7 +20,7 @@ export PHASE_TIMES ?= $(CURDIR)/tests/output/phase-times.tsv
 CI_LOGS ?= tests/output/ci
 PHASE := tests/tools/phase
 
-.PHONY: older-cores docsite help venv system-deps test test-quick primary checks compat-timed compat-venvs-j3 network-collections unit \
+.PHONY: docsite help venv system-deps test test-quick primary checks compat-timed compat-venvs-j3 network-collections unit \
   integration integration-targets integration-targets-compat demo emulator clean compat compat-venvs sanity \
   sanity-compat lint bench reliability
 
@@ -41,31 +41,25 @@ venv: $(VENV)/.installed
 system-deps:
 	@bash tests/tools/system-deps
 
-# `make test`, phase by phase (docs/testing.md). The tests are CPU-bound on two cores, but one test process chain
-# also waits (on retries, verification loops, a device's answer), so the primary core's two workers leave part of
-# the cores idle. Every other phase runs beside the primary tests at a lower priority (nice, BESIDE_NICE): it takes
-# the idle time without slowing the primary tests (whose timing-bound ones keep their margins), and the whole
-# machine once they are done:
-# - the network collections; ansible-test sanity; the ansible-test integration targets; the linters;
-# - the older cores: their venvs (three at a time; pip mostly waits on the package index), then each line's tests.
-# A background phase's output is kept in $(CI_LOGS) and printed when the primary tests are done. A failing
+# `make test`, phase by phase (docs/testing.md). The tests are CPU-bound on two cores but leave some of them
+# idle (waits on the package index, on retries, on verification loops), so some phases run beside others:
+# - beside the primary core's tests: the older cores' venvs and the network collections (both mostly wait on
+#   the package index), and ansible-test sanity (its first run builds a venv per test, then about one core);
+# - beside the older cores' tests: the ansible-test integration targets and the linters (about one core).
+# A background phase's output is kept in $(CI_LOGS) and printed when the phase it ran beside is done. A failing
 # phase fails `make test`, once the phases beside it have finished (nothing is left running).
-BESIDE_NICE ?= 10
-BESIDE_PRIMARY = "network collections" network-collections "sanity" sanity "older cores: venvs, then each line's tests" \
-  older-cores "integration targets" integration-targets "lint: ansible-lint, changelog, docs" lint
+BESIDE_PRIMARY = "venvs of the older cores" compat-venvs-j3 "network collections" network-collections "sanity" sanity
+BESIDE_COMPAT = "integration targets" integration-targets "lint: ansible-lint, changelog, docs" lint
 test:
 	@rm -f "$(PHASE_TIMES)"; mkdir -p $(CI_LOGS)
 	@$(PHASE) "system deps (beside the primary venv)" $(MAKE) --no-print-directory system-deps & deps=$$!; \
 	  $(PHASE) "venv, primary core" $(MAKE) --no-print-directory venv; status=$$?; \
 	  wait $$deps || status=1; exit $$status
-	@BESIDE_NICE=$(BESIDE_NICE) MAKE="$(MAKE)" tests/tools/beside "the primary tests" $(CI_LOGS) $(BESIDE_PRIMARY) -- \
+	@MAKE="$(MAKE)" tests/tools/beside "the primary tests" $(CI_LOGS) $(BESIDE_PRIMARY) -- \
 	  $(PHASE) "pytest, primary core" $(MAKE) --no-print-directory primary
+	@MAKE="$(MAKE)" tests/tools/beside "the older cores' tests" $(CI_LOGS) $(BESIDE_COMPAT) -- \
+	  $(MAKE) --no-print-directory compat-timed
 	@echo "== phases (seconds; docs/testing.md)" && $(PHASE) --table
-
-# The older cores, as `make test` runs them beside the primary tests: the venvs, then the lines one by one.
-older-cores:
-	@$(PHASE) "venvs of the older cores" $(MAKE) --no-print-directory compat-venvs-j3
-	@$(MAKE) --no-print-directory compat-timed
 
 # The primary core's run of every test (pytest's closing line is the one CI reads).
 primary: venv system-deps
