@@ -83,12 +83,12 @@ checks: venv
 	@$(PHASE) "lint: ansible-lint, changelog, docs" $(MAKE) --no-print-directory lint
 
 # The inner loop (docs/testing.md): every unit test, the emulator's and the device simulators' own tests, and a
-# representative integration subset (the module end to end, bad input, diff, the leak matrix's plain success
-# row, one role platform over network_cli), on the primary core only. Not a substitute for `make test`.
-# (The whole leak matrix is 26 rows of five runs each: on its own it takes longer than the rest of this.)
+# representative integration subset (the module end to end, bad input, diff, the leak matrix's --diff group:
+# a plain rotation with --diff, one role platform over network_cli), on the primary core only. Not a substitute
+# for `make test`. (The whole leak matrix is 26 rows in 8 groups of six runs: about 100 s on two idle cores.)
 QUICK_TESTS ?= tests/unit tests/emulator tests/devices tests/integration/test_rotate.py \
   tests/integration/test_bad_input.py tests/integration/test_diff.py \
-  "tests/integration/test_leaks.py::test_leaks[success]" tests/integration/test_role_vyos.py
+  "tests/integration/test_leaks.py::test_leaks[diff]" tests/integration/test_role_vyos.py
 test-quick: venv
 	$(PY) -m pytest $(QUICK_TESTS) $(XDIST) -p no:cacheprovider --durations=10 $(PYTEST_ARGS)
 
@@ -126,7 +126,7 @@ COMPAT_IGNORE ?= tests/integration/test_faults.py tests/integration/test_pacing.
   tests/integration/test_role_strongswan.py tests/integration/test_role_bulk.py tests/integration/test_tunnel_info.py \
   tests/integration/test_psk_age_report_platforms.py tests/integration/test_psk_age_report_render.py \
   tests/integration/test_readme_role_example.py tests/integration/test_future_key_stamp.py
-# Deselected on the older lines: ipsec_tunnel_info's loop cells and leak rows (its result never holds a key or
+# Deselected on the older lines: ipsec_tunnel_info's loop cells and leak groups (its result never holds a key or
 # an MD5 key, so what a core prints of it cannot differ; the primary core runs them).
 # The SRX's cells (a NETCONF role run each) keep one callback there, json: the SRX cell of every admitted core;
 # the primary core runs all five.

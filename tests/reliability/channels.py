@@ -23,8 +23,9 @@ def syslog_env(capture_file, env=None):
     return env
 
 
-def runner_text(playbooks, plays, workdir, env, args=(), verbosity=4):
-    """Run ``plays`` with the ansible-runner CLI (as AWX does); return its job events and stdout as text."""
+def runner_run(playbooks, plays, workdir, env, args=(), verbosity=4):
+    """Run ``plays`` with the ansible-runner CLI (as AWX does); return the folder of its artifacts (job events and
+    stdout)."""
     data = Path(workdir) / "runner"
     (data / "project").mkdir(parents=True, exist_ok=True)
     (data / "inventory").mkdir(exist_ok=True)
@@ -36,8 +37,4 @@ def runner_text(playbooks, plays, workdir, env, args=(), verbosity=4):
     environment = playbooks.environment(**(env or {}))
     subprocess.run([str(BIN / "ansible-runner"), "run", str(data), "-p", "playbook.yml"], env=environment,
                    capture_output=True, text=True, timeout=300, check=False)
-    texts = []
-    for path in sorted((data / "artifacts").rglob("*")):
-        if path.is_file() and (path.parent.name == "job_events" or path.name == "stdout"):
-            texts.append(path.read_text(errors="replace"))
-    return "\n".join(texts), sum(1 for p in (data / "artifacts").rglob("job_events/*.json"))
+    return data / "artifacts"

@@ -8,9 +8,9 @@ import json
 import secrets as random_secrets
 from dataclasses import dataclass, field
 
-from cf_emulator import Fault
+from cf_emulator import Emulator, Fault
 
-from reliability.channels import VERBOSITIES, runner_text, syslog_env
+from reliability.channels import VERBOSITIES, runner_run, syslog_env
 from reliability.common import FAST_RETRIES, tunnel_id
 from support.bulk import bulk_task, write_bulk_keys_task
 from support.info import info_task, save_report_task
@@ -85,7 +85,7 @@ def sent_psks(emulator):
 def _rotate(emulator, options):
     options = dict(FAST_RETRIES, **options)
     untrusted = options.pop("ca_path", "trusted") is None
-    task = rotate_task(emulator, **options)
+    task = rotate_task(emulator, api_base_url=emulator.base_url, **options)
     if untrusted:
         del task["cloudflare.magic.ipsec_psk"]["ca_path"]
     return dict(task, ignore_errors=True)
@@ -96,17 +96,9 @@ def _canary(workdir):
     return {"name": "Syslog canary", "ansible.builtin.stat": {"path": str(workdir)}}
 
 
-def build(scenario, emulator, playbooks, workdir, canary=True):
-    """The plays of ``scenario``; with ``canary``, the syslog canary last (one run of a row's six proves the capture
-    live: a module run costs a Python process, six of them a row on every core line)."""
-    plays, env, routers = _build(scenario, emulator, playbooks, workdir)
-    if canary:
-        plays[0]["tasks"].append(_canary(workdir))
-    return plays, env, routers
-
-
 def _build(scenario, emulator, playbooks, workdir):
-    """The plays, environment and router files of ``scenario``; faults are pushed by ``run_leak_scenario``."""
+    """The plays, environment and router files of ``scenario`` against its own ``emulator`` (every request names it
+    in api_base_url); faults are pushed by ``run_leak_group``."""
     tid = tunnel_id(emulator)
     router = workdir / "router-psk"
     user = emulator.user("global_key")
@@ -130,7 +122,8 @@ def _build(scenario, emulator, playbooks, workdir):
     if scenario.shape == "bulk":
         ids = [t["id"] for t in seed_account(emulator)["tunnels"][:3]]
         folder = workdir / "bulk-routers"
-        task = bulk_task(emulator, register="rotation", ipsec_tunnel_ids=ids, **FAST_RETRIES)
+        task = bulk_task(emulator, register="rotation", ipsec_tunnel_ids=ids, api_base_url=emulator.base_url,
+                         **FAST_RETRIES)
         return play(dict(task, ignore_errors=True), write_bulk_keys_task(folder, "rotation")), env, {
             i: folder / i for i in ids}
     if scenario.shape == "own_psk":
@@ -139,7 +132,8 @@ def _build(scenario, emulator, playbooks, workdir):
         return plays, env, {tid: router}
     if scenario.shape in ("info", "info_loop"):
         stamps = {"tunnel_nyc_01": "2026-01-01T00:00:00Z", "tunnel_lon_01": ""}
-        task = info_task(emulator, register="rotation", max_age="90d", router_psk_generated_on=stamps, **FAST_RETRIES)
+        task = info_task(emulator, register="rotation", max_age="90d", router_psk_generated_on=stamps,
+                         api_base_url=emulator.base_url, **FAST_RETRIES)
         if scenario.shape == "info_loop":
             task["cloudflare.magic.ipsec_tunnel_info"]["ipsec_tunnel_names"] = ["{{ item }}"]
             task["cloudflare.magic.ipsec_tunnel_info"]["router_psk_generated_on"] = {}
@@ -152,53 +146,193 @@ def _build(scenario, emulator, playbooks, workdir):
     return play(_rotate(emulator, dict(scenario.options, ipsec_tunnel_id=tid)), write_psk_task(router)), env, {tid: router}
 
 
+# Rows that share ansible-playbook's arguments and environment run as the plays of one playbook: every process
+# start (about a second of CPU for ansible-playbook, more for ansible-runner) is paid once per group and
+# verbosity instead of once per row. Each row keeps its own emulator (its faults, keys and requests its own) and
+# its own play, so what a channel shows is counted for the row whose play printed it (see _attribute).
+LEAK_GROUPS = (
+    ("faults", ("500 JSON, every attempt", "524 HTML, every attempt", "reset after, every attempt",
+                "timeout after persisting", "truncated JSON, every attempt", "200 success: false",
+                "200 HTML, every attempt", "TLS unknown CA", "error quoting the token and body")),
+    # The 429 row last: the pacing state its answer leaves in the run's local temp holds no later play up.
+    ("shapes", ("success", "bad input with credentials", "loop over 3 tunnels", "token inside the generated key",
+                "bulk module, 3 tunnels", "own key given as psk", "error quoting the own key",
+                "bulk module, error quoting the keys", "429 above the cap")),
+    ("check mode", ("check mode", "bulk module check mode")),
+    ("diff", ("--diff",)),
+    ("Global API key", ("email + Global API key", "error quoting the Global API key")),
+    ("module_defaults", ("module_defaults",)),
+    # Only these two group names hold "info": the older core lines deselect them (`-k "not (test_leaks and info)"`).
+    ("info", ("info module, every tunnel",)),
+    ("info check mode loop", ("info module check mode, in a loop",)),
+)
+
+
+def _groups():
+    by_name = {s.name: s for s in LEAK_SCENARIOS}
+    groups = [(name, tuple(by_name.pop(row) for row in rows)) for name, rows in LEAK_GROUPS]
+    assert not by_name, f"leak rows in no group: {sorted(by_name)}"
+    for name, rows in groups:
+        assert len({(r.args, r.env, r.shape == "module_defaults") for r in rows}) == 1, f"group {name}: rows differ"
+        assert ("info" in name) == any(r.shape.startswith("info") for r in rows), f"group {name}: info in its name"
+    return tuple(groups)
+
+
+GROUPS = _groups()
+
+
 @dataclass
 class LeakOutcome:
     hits: dict  # channel -> occurrences of any secret
     keys_ok: bool  # every router file holds exactly its tunnel's edge key
-    syslog_lines: int  # "Invoked with" lines captured (proves the channel was live)
-    runner_events: int
+    syslog_lines: int  # "Invoked with" lines captured in the group's runs (proves the channel was live)
+    runner_events: int  # job events of the group's ansible-runner run
     ipsec_psk_syslog_lines: int  # lines logged on the target by ipsec_psk itself: none, it runs on the controller
 
 
-def run_leak_scenario(scenario, emulator, playbooks, workdir):
-    tid = tunnel_id(emulator)
-    if scenario.psk_holds_token:
-        emulator.push_fault(Fault("force_psk", psk=f"x{playbooks.token}-{playbooks.token[:7]}"))
-    user = emulator.user("global_key")
-    hits, capture = {}, workdir / "syslog.txt"
-    log_hits = 0
-    keys_ok = True
-    for verbosity in (*VERBOSITIES, "runner"):
-        for kind, extra in scenario.faults:
-            emulator.push_fault(Fault(kind, match_path=scenario.fault_path.format(tunnel=tid), **extra))
-        plays, env, routers = build(scenario, emulator, playbooks, workdir, canary=verbosity == VERBOSITIES[0])
-        env = syslog_env(capture, env)
-        # Each run its own rate-limit pacing state: a 429 scenario's block must not hold up the next run.
-        env["ANSIBLE_LOCAL_TEMP"] = str(workdir / f"pacing-{verbosity}" / "ansible-tmp")
+class _Row:
+    """One scenario of a group: its emulator, its folder, its play's name, and the secrets only it can show."""
 
-        def secrets():
-            md5_keys = emulator.bgp_md5_keys() if scenario.shape.startswith("info") else []
-            return [*emulator.generated_psks(), *sent_psks(emulator), playbooks.token, user["api_key"],
-                    *md5_keys]
-        if verbosity == "runner":
-            text, events = runner_text(playbooks, plays, workdir, env, scenario.args)
-            hits["runner events"] = sum(text.count(s) for s in secrets() if s)
-        else:
-            run = playbooks.run(plays, *scenario.args, env=env, verbosity=verbosity)
-            hits[f"stdout -v{verbosity}"] = sum((run.stdout + run.stderr).count(s) for s in secrets() if s)
-            log_hits += sum(run.log_text.count(s) for s in secrets() if s)
-        emulator.clear_faults()
-        for tunnel, path in routers.items():
-            edge = emulator.edge_psk(tunnel)
-            if scenario.faults or "--check" in scenario.args or scenario.options.get("ca_path", 1) is None:
-                keys_ok = keys_ok and not path.exists()
+    def __init__(self, scenario, index, workdir, playbooks):
+        self.scenario = scenario
+        self.play_name = f"Leak row: {scenario.name}"
+        self.workdir = workdir / f"row-{index}"
+        self.workdir.mkdir(parents=True)
+        self.emulator = None
+        self.hits = dict.fromkeys(CHANNELS, 0)
+        self.keys_ok = True
+        self.routers = {}
+        self._playbooks = playbooks
+
+    def start(self):
+        self.emulator = Emulator(tls=True, state_dir=str(self.workdir / "emulator")).start()
+        if self.scenario.psk_holds_token:
+            token = self._playbooks.token
+            self.emulator.push_fault(Fault("force_psk", psk=f"x{token}-{token[:7]}"))
+
+    def own_secrets(self):
+        """Every key its emulator answered with or was sent (and the BGP MD5 keys, for an info row)."""
+        md5_keys = self.emulator.bgp_md5_keys() if self.scenario.shape.startswith("info") else []
+        return [*self.emulator.generated_psks(), *sent_psks(self.emulator), *md5_keys]
+
+    def plays(self):
+        tid = tunnel_id(self.emulator)
+        for kind, extra in self.scenario.faults:
+            self.emulator.push_fault(Fault(kind, match_path=self.scenario.fault_path.format(tunnel=tid), **extra))
+        plays, env, self.routers = _build(self.scenario, self.emulator, self._playbooks, self.workdir)
+        plays[0]["name"] = self.play_name
+        return plays, env
+
+    def check_routers(self):
+        """After a run: every router file holds exactly its tunnel's edge key, or, where no key may be handed on
+        (a fault, check mode, an untrusted CA), none was written. The files are removed for the next run."""
+        self.emulator.clear_faults()
+        scenario = self.scenario
+        expect_none = scenario.faults or "--check" in scenario.args or scenario.options.get("ca_path", 1) is None
+        for tunnel, path in self.routers.items():
+            edge = self.emulator.edge_psk(tunnel)
+            if expect_none:
+                self.keys_ok = self.keys_ok and not path.exists()
             else:
-                keys_ok = keys_ok and path.exists() and edge is not None and path.read_text() == edge
+                self.keys_ok = self.keys_ok and path.exists() and edge is not None and path.read_text() == edge
             if path.exists():
                 path.unlink()
-    hits["log_path"] = log_hits
+
+    def outcome(self, lines, runner_events):
+        return LeakOutcome(hits=self.hits, keys_ok=self.keys_ok, runner_events=runner_events,
+                           syslog_lines=sum("Invoked with" in line for line in lines),
+                           ipsec_psk_syslog_lines=sum("ipsec_psk" in line for line in lines))
+
+
+def _segments(text, names):
+    """``text`` cut at the PLAY banners: {play name: its lines}; None holds the lines outside every named play
+    (the start, the recap, warnings)."""
+    parts, current = {None: []}, None
+    for line in text.splitlines():
+        if "PLAY [" in line:
+            current = next((n for n in names if f"PLAY [{n}]" in line), None)
+        elif "PLAY RECAP" in line:
+            current = None
+        parts.setdefault(current, []).append(line)
+    return {name: "\n".join(lines) for name, lines in parts.items()}
+
+
+def _count(text, secrets):
+    return sum(text.count(s) for s in secrets if s)
+
+
+def _attribute(rows, channel, pieces, shared):
+    """Add what ``pieces`` ((play name or None, text) pairs) show to each row's ``channel``: the row's own secrets
+    wherever they are, and the shared credentials where the row's play printed them; a credential outside every
+    row's play counts for every row of the group (a leak is never lost, at worst blamed on more than one row)."""
+    for row in rows:
+        own = row.own_secrets()
+        row.hits[channel] += sum(_count(text, own) for _name, text in pieces)
+        row.hits[channel] += sum(_count(text, shared) for name, text in pieces if name in (None, row.play_name))
+
+
+def run_leak_group(scenarios, playbooks, workdir):
+    """Run the rows ``scenarios`` as one playbook at each verbosity and through ansible-runner; return
+    {scenario name: LeakOutcome}."""
+    rows = [_Row(scenario, index, workdir, playbooks) for index, scenario in enumerate(scenarios)]
+    try:
+        for row in rows:
+            row.start()
+        return _run_group(rows, playbooks, workdir)
+    finally:
+        for row in rows:
+            if row.emulator is not None:
+                row.emulator.stop()
+
+
+def _run_group(rows, playbooks, workdir):
+    args = rows[0].scenario.args
+    shared = [playbooks.token, playbooks.emulator.user("global_key")["api_key"]]
+    names = [row.play_name for row in rows]
+    capture = workdir / "syslog.txt"
+    events = 0
+    for verbosity in (*VERBOSITIES, "runner"):
+        plays, env = [], None
+        for row in rows:
+            row_plays, env = row.plays()
+            plays += row_plays
+        if verbosity == VERBOSITIES[0]:
+            # One run of the six proves the capture live: a module run costs a Python process.
+            plays[0]["tasks"].append(_canary(workdir))
+        env = syslog_env(capture, env)
+        # Each run its own rate-limit pacing state: a 429 row's block must not hold up the next run.
+        env["ANSIBLE_LOCAL_TEMP"] = str(workdir / f"pacing-{verbosity}" / "ansible-tmp")
+        if verbosity == "runner":
+            pieces, events = runner_pieces(playbooks, plays, workdir, env, args, names)
+            _attribute(rows, "runner events", pieces, shared)
+        else:
+            run = playbooks.run(plays, *args, env=env, verbosity=verbosity)
+            _attribute(rows, f"stdout -v{verbosity}", [*_segments(run.stdout, names).items(), (None, run.stderr)],
+                       shared)
+            _attribute(rows, "log_path", list(_segments(run.log_text, names).items()), shared)
+        for row in rows:
+            row.check_routers()
     lines = capture.read_text().splitlines() if capture.exists() else []
-    hits["target syslog"] = sum(line.count(s) for line in lines for s in secrets() if s)
-    return LeakOutcome(hits=hits, keys_ok=keys_ok, syslog_lines=sum("Invoked with" in line for line in lines),
-                       runner_events=events, ipsec_psk_syslog_lines=sum("ipsec_psk" in line for line in lines))
+    # Syslog lines name no play: a credential in them counts for every row.
+    _attribute(rows, "target syslog", [(None, line) for line in lines], shared)
+    return {row.scenario.name: row.outcome(lines, events) for row in rows}
+
+
+def runner_pieces(playbooks, plays, workdir, env, args, names):
+    """The group's plays through ansible-runner (as AWX runs them): its stdout cut at the PLAY banners, and each
+    job event with the play it belongs to (None for the playbook's own events); and the number of job events."""
+    artifacts = runner_run(playbooks, plays, workdir, env, args)
+    pieces = []
+    for path in sorted(artifacts.rglob("*")):
+        if not path.is_file():
+            continue
+        if path.name == "stdout":
+            pieces += list(_segments(path.read_text(errors="replace"), names).items())
+        elif path.parent.name == "job_events":
+            text = path.read_text(errors="replace")
+            try:
+                play = json.loads(text).get("event_data", {}).get("play")
+            except ValueError:
+                play = None
+            pieces.append((play if play in names else None, text))
+    return pieces, sum(1 for _path in artifacts.rglob("job_events/*.json"))
