@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from ansible.release import __version__ as ansible_core
 
-from reliability.callbacks import CALLBACKS
+from reliability.callbacks import CALLBACK_RUNS, CALLBACKS
 from reliability.escrow_cell import run_escrow_cell, hashi_vault_refuses
 from reliability.junos_cells import run_junos_role_cell
 from reliability.fortios_cell import run_fortios_cell
@@ -26,6 +26,14 @@ def _record(seen, label):
            **seen.hits)
 
 
+def _check_cells(cells, suffix, task, keys_wrong):
+    """Every cell of one run (a callback each) recorded before any assertion, then each checked."""
+    for name, seen in cells.items():
+        _record(seen, f"{name}{suffix}")
+    for name, seen in cells.items():
+        _check_cell(seen, f"{name}{suffix}", task, keys_wrong, recorded=True)
+
+
 def _check_cell(seen, label, task, keys_wrong, recorded=False):
     """Record the cell's row (unless ``recorded``), then what every cell must show: the run passed, the callback
     showed ``task``, no secret in any channel, and the keys where they belong (``keys_wrong`` says otherwise)."""
@@ -39,49 +47,52 @@ def _check_cell(seen, label, task, keys_wrong, recorded=False):
     assert keys_ok, keys_wrong
 
 
-@pytest.mark.parametrize("callback", CALLBACKS, ids=[c.name for c in CALLBACKS])
-def test_loop_callbacks(callback, emulator, playbooks, tmp_path):
-    seen = run_loop_cell(callback, emulator, playbooks, tmp_path)
-    _check_cell(seen, callback.name, "the rotation task", "a router file does not hold exactly its tunnel's edge key")
+# The five callbacks in three runs (CALLBACK_RUNS): default's output with junit's and tree's files, then json and
+# jsonl; each callback is still a cell of its own, recorded and checked.
+RUNS = pytest.mark.parametrize("callbacks", CALLBACK_RUNS, ids=[r.name for r in CALLBACK_RUNS])
+
+
+@RUNS
+def test_loop_callbacks(callbacks, emulator, playbooks, tmp_path):
+    cells = run_loop_cell(callbacks, emulator, playbooks, tmp_path)
+    _check_cells(cells, "", "the rotation task", "a router file does not hold exactly its tunnel's edge key")
+    seen = next(iter(cells.values()))
     assert seen.keys == TUNNELS, "the emulator did not answer with one key per tunnel"
     assert seen.echo_failed, "the item with the echoing error was not sent"
 
 
-@pytest.mark.parametrize("callback", CALLBACKS, ids=[c.name for c in CALLBACKS])
-def test_info_loop_callbacks(callback, emulator, playbooks, tmp_path):
-    seen = run_info_loop_cell(callback, emulator, playbooks, tmp_path)
-    _check_cell(seen, f"{callback.name} (ipsec_tunnel_info)", "the report task",
-                "the registered loop does not hold one report per tunnel")
+@RUNS
+def test_info_loop_callbacks(callbacks, emulator, playbooks, tmp_path):
+    cells = run_info_loop_cell(callbacks, emulator, playbooks, tmp_path)
+    _check_cells(cells, " (ipsec_tunnel_info)", "the report task",
+                 "the registered loop does not hold one report per tunnel")
     assert emulator.generated_psks() == [], "a report generated a key"
 
 
-@pytest.mark.parametrize("callback", CALLBACKS, ids=[c.name for c in CALLBACKS])
-def test_role_callbacks(callback, emulator, playbooks, tmp_path):
+@RUNS
+def test_role_callbacks(callbacks, emulator, playbooks, tmp_path):
     """The tunnel_psk role's tasks (bulk rotation, each host's entry, the hand-off) under the same callbacks."""
-    seen = run_role_cell(callback, emulator, playbooks, tmp_path)
-    _check_cell(seen, f"{callback.name} (tunnel_psk role)", "the role's rotation task",
-                "a router file does not hold exactly its tunnel's edge key")
-    assert seen.keys == TUNNELS, "the emulator did not answer with one key per tunnel"
+    cells = run_role_cell(callbacks, emulator, playbooks, tmp_path)
+    _check_cells(cells, " (tunnel_psk role)", "the role's rotation task",
+                 "a router file does not hold exactly its tunnel's edge key")
+    assert next(iter(cells.values())).keys == TUNNELS, "the emulator did not answer with one key per tunnel"
 
 
-@pytest.mark.parametrize("callback", CALLBACKS, ids=[c.name for c in CALLBACKS])
-def test_role_junos_callbacks(callback, emulator, playbooks, tmp_path):
+@RUNS
+def test_role_junos_callbacks(callbacks, emulator, playbooks, tmp_path):
     """The role's Juniper SRX hand-off (junos_config over NETCONF, against the SRX simulator), same callbacks."""
-    seen = run_junos_role_cell(callback, emulator, playbooks, tmp_path)
-    _check_cell(seen, f"{callback.name} (tunnel_psk role, junos)", "the role's hand-off task",
-                "the SRX does not hold the tunnel's edge key")
-    assert seen.keys == 1, "the emulator did not answer with one key"
+    cells = run_junos_role_cell(callbacks, emulator, playbooks, tmp_path)
+    _check_cells(cells, " (tunnel_psk role, junos)", "the role's hand-off task",
+                 "the SRX does not hold the tunnel's edge key")
+    assert next(iter(cells.values())).keys == 1, "the emulator did not answer with one key"
 
 
 def test_role_fortios_callbacks(emulator, tmp_path):
     """The role on a FortiGate (fortinet.fortios over httpapi, the REST API simulator): json, junit and tree in one
     run; no key (new or old) and no token in any of them."""
     cells = run_fortios_cell(emulator, tmp_path)
-    for name, seen in cells.items():  # every row recorded before any assertion
-        _record(seen, f"{name} (tunnel_psk role, fortios)")
-    for name, seen in cells.items():
-        _check_cell(seen, f"{name} (tunnel_psk role, fortios)", "the role's rotation task",
-                    "the FortiGate does not hold the key in force", recorded=True)
+    _check_cells(cells, " (tunnel_psk role, fortios)", "the role's rotation task",
+                 "the FortiGate does not hold the key in force")
 
 
 @pytest.mark.parametrize("callback", [c for c in CALLBACKS if c.name in ("default", "ansible.posix.json")],

@@ -45,6 +45,44 @@ CALLBACKS = (
 )
 
 
+@dataclass(frozen=True)
+class CallbackRun:
+    """Callbacks that share one ansible-playbook run: at most one that replaces the standard output, and the
+    notification callbacks (junit, tree), each writing into a folder of its own. What one callback shows does
+    not depend on the others being on, so every cell of the run is as if it had run alone."""
+
+    name: str
+    callbacks: tuple
+
+    def environment(self, folder):
+        enabled = [c for c in self.callbacks if c.folder_option]
+        env = {"ANSIBLE_STDOUT_CALLBACK": next((c.stdout for c in self.callbacks if c.stdout), None)}
+        if enabled:
+            env["ANSIBLE_CALLBACKS_ENABLED"] = ",".join(c.name for c in enabled)
+            env.update({c.folder_option: str(Path(folder) / c.name) for c in enabled})
+        return env
+
+    def shown(self, stdout, folder):
+        """{callback name: (the files it wrote, the text it showed)} after the run."""
+        result = {}
+        for callback in self.callbacks:
+            files = written_files(Path(folder) / callback.name) if callback.folder_option else {}
+            result[callback.name] = (files, "\n".join(files.values()) if callback.folder_option else stdout)
+        return result
+
+
+def callbacks_named(*names):
+    return tuple(next(c for c in CALLBACKS if c.name == name) for name in names)
+
+
+# The five callbacks in three runs: default's output with junit's and tree's files, then each JSON output.
+CALLBACK_RUNS = (
+    CallbackRun("default+junit+tree", callbacks_named("default", "ansible.builtin.junit", "ansible.builtin.tree")),
+    CallbackRun("ansible.posix.json", callbacks_named("ansible.posix.json")),
+    CallbackRun("ansible.posix.jsonl", callbacks_named("ansible.posix.jsonl")),
+)
+
+
 def collections_path():
     """ANSIBLE_COLLECTIONS_PATH with the callback collections in front of what the tests already use."""
     bundled = bundled_collections.ensure(ROOT / ".venv" / "callback-collections", CALLBACK_COLLECTIONS)

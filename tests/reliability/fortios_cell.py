@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 from devices.fortios import FortiGate, FortiGateServer
-from reliability.callbacks import CALLBACKS, collections_path, written_files
-from reliability.loops import LoopOutcome
+from reliability.callbacks import CallbackRun, callbacks_named, collections_path
+from reliability.loops import cells, saw_task
 from support.network_role import NetworkRoleRunner, collections_path as network_collections_path
 
 TUNNEL = "tunnel_nyc_01"
@@ -19,8 +19,8 @@ TOKEN = "fortigate-cell-token-Vb6Rt1Qm8Zx3"
 OLD_KEY = "fortigate-cell-old-key-Kp2Ws9Dn4Hy7"
 ROTATE = "Rotate this host's tunnel key"
 # One stdout callback (json) and the two that write files (junit, tree) together.
-FORTIOS_CALLBACKS = tuple(c for c in CALLBACKS
-                          if c.name in ("ansible.posix.json", "ansible.builtin.junit", "ansible.builtin.tree"))
+FORTIOS_CALLBACKS = CallbackRun("ansible.posix.json+junit+tree",
+                                callbacks_named("ansible.posix.json", "ansible.builtin.junit", "ansible.builtin.tree"))
 
 
 def run_fortios_cell(emulator, workdir, verbosity=3):
@@ -31,11 +31,7 @@ def run_fortios_cell(emulator, workdir, verbosity=3):
                                                "remote-gw": tunnel["cloudflare_endpoint"], "interface": "wan1",
                                                "comments": "cloudflare.magic psk 2020-01-01T00:00:00Z"})
     folder = workdir / "callback-output"
-    env = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
-    for callback in FORTIOS_CALLBACKS:
-        if callback.folder_option:
-            env[callback.folder_option] = str(folder / callback.name)
-    env["ANSIBLE_CALLBACKS_ENABLED"] = ",".join(c.name for c in FORTIOS_CALLBACKS if c.folder_option)
+    env = FORTIOS_CALLBACKS.environment(folder)
     with FortiGateServer(device, workdir / "fortigate") as server:
         runner = NetworkRoleRunner(workdir / "run", emulator, server, "fortinet.fortios.fortios", "admin", None,
                                    tunnel=TUNNEL, host_vars={
@@ -50,16 +46,7 @@ def run_fortios_cell(emulator, workdir, verbosity=3):
 
     def count(text):
         return sum(text.count(s) for s in secrets if s)
-    outcomes = {}
     in_force = emulator.edge_psk(tunnel["id"])
-    for callback in FORTIOS_CALLBACKS:
-        files = written_files(folder / callback.name) if callback.folder_option else {}
-        shown = "\n".join(files.values()) if callback.folder_option else run.stdout
-        saw = ROTATE in shown or (callback.name == "ansible.builtin.tree" and bool(files))
-        outcomes[callback.name] = LoopOutcome(
-            returncode=run.returncode, keys=len(emulator.generated_psks()),
-            hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
-                  "callback files": sum(count(t) for t in files.values())},
-            files=len(files), callback_saw_rotation=saw, echo_failed=False,
-            keys_ok=in_force is not None and device.phase1(TUNNEL).get("psksecret") == in_force)
-    return outcomes
+    return cells(FORTIOS_CALLBACKS, run, folder, count, saw_task(ROTATE), keys=len(emulator.generated_psks()),
+                 echo_failed=False,
+                 keys_ok=in_force is not None and device.phase1(TUNNEL).get("psksecret") == in_force)

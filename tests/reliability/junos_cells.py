@@ -12,8 +12,8 @@ import yaml
 
 from devices.junos import JunosDevice, encrypted
 from devices.netconf import NetconfServer
-from reliability.callbacks import collections_path, written_files
-from reliability.loops import LoopOutcome
+from reliability.callbacks import collections_path
+from reliability.loops import cells, saw_task
 from support.network_role import collections_path as network_collections_path
 from support.playbooks import seed_account
 
@@ -21,7 +21,7 @@ HANDOFF = "Junos | Commit the key with its pending stamp (commit confirmed)"
 LOGIN = ("netops", "device-login-matrix-5Rw8")
 
 
-def run_junos_role_cell(callback, emulator, playbooks, workdir, verbosity=3):
+def run_junos_role_cell(callbacks, emulator, playbooks, workdir, verbosity=3):
     tunnel = next(t for t in seed_account(emulator)["tunnels"] if t.get("customer_endpoint"))
     srx = JunosDevice("srx-matrix", edge_key=lambda address: emulator.edge_psk(tunnel["id"])
                       if address == tunnel["cloudflare_endpoint"] else None)
@@ -34,24 +34,18 @@ def run_junos_role_cell(callback, emulator, playbooks, workdir, verbosity=3):
             "ansible_network_os": "junipernetworks.junos.junos", "tunnel_psk_tunnel_name": tunnel["name"],
             "tunnel_psk_ike_id": emulator.ipsec_id(tunnel["id"]), "tunnel_psk_ca_path": emulator.ca_file}}}}))
         paths = os.pathsep.join((collections_path(), network_collections_path()))
-        env = dict(callback.environment(folder), ANSIBLE_COLLECTIONS_PATH=paths, ANSIBLE_LOG_FILTER="ncclient",
+        env = dict(callbacks.environment(folder), ANSIBLE_COLLECTIONS_PATH=paths, ANSIBLE_LOG_FILTER="ncclient",
                    ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_PARAMIKO_RECORD_HOST_KEYS="False",
                    HOME=str(workdir), ANSIBLE_PERSISTENT_CONNECT_TIMEOUT="15",
                    ANSIBLE_PERSISTENT_COMMAND_TIMEOUT="30")
         plays = [{"name": "The role on an SRX", "hosts": "srx-1", "gather_facts": False,
                   "roles": ["cloudflare.magic.tunnel_psk"]}]
         run = playbooks.run(plays, "-i", str(inventory), env=env, verbosity=verbosity)
-    files = written_files(folder)
     keys = emulator.generated_psks()
     secrets = [*keys, *(encrypted(k) for k in keys), playbooks.token, LOGIN[1]]
 
     def count(text):
         return sum(text.count(s) for s in secrets if s)
-    shown = "\n".join(files.values()) if callback.folder_option else run.stdout
-    saw = HANDOFF in shown or (callback.name == "ansible.builtin.tree" and bool(files))
     held = srx.leaf("security", "ike", "policy", f"CF_{tunnel['name']}", "pre-shared-key", "ascii-text")
-    return LoopOutcome(returncode=run.returncode, keys=len(keys),
-                       hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
-                             "callback files": sum(count(t) for t in files.values())},
-                       files=len(files), callback_saw_rotation=saw, echo_failed=False,
-                       keys_ok=bool(held) and held == emulator.edge_psk(tunnel["id"]))
+    return cells(callbacks, run, folder, count, saw_task(HANDOFF), keys=len(keys), echo_failed=False,
+                 keys_ok=bool(held) and held == emulator.edge_psk(tunnel["id"]))

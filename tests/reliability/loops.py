@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from cf_emulator import Fault
 
-from reliability.callbacks import collections_path, written_files
+from reliability.callbacks import collections_path
 from reliability.common import FAST_RETRIES
 from support.info import info_task, save_report_task
 from support.playbooks import rotate_task, seed_account
@@ -44,30 +44,44 @@ class LoopOutcome:
     keys_ok: bool  # every router file holds exactly its tunnel's edge key
 
 
-def run_loop_cell(callback, emulator, playbooks, workdir, verbosity=3):
+def cells(callbacks, run, folder, count, saw, **outcome):
+    """One LoopOutcome per callback of the run ``callbacks`` (a CallbackRun): stdout, stderr and log_path are the
+    run's, the files each callback's own; ``saw(name, files, shown)`` says whether that callback covered the task
+    under test (so that its search means something)."""
+    result = {}
+    for name, (files, shown) in callbacks.shown(run.stdout, folder).items():
+        result[name] = LoopOutcome(
+            returncode=run.returncode, files=len(files), callback_saw_rotation=saw(name, files, shown),
+            hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
+                  "callback files": sum(count(t) for t in files.values())}, **outcome)
+    return result
+
+
+def saw_task(task, tree_saw=bool):
+    """``saw`` for ``cells``: the callback shows ``task``; tree, whose files name no task, wrote what
+    ``tree_saw`` accepts."""
+    return lambda name, files, shown: task in shown or (name == "ansible.builtin.tree" and tree_saw(files))
+
+
+def run_loop_cell(callbacks, emulator, playbooks, workdir, verbosity=3):
     tunnels = seed_account(emulator)["tunnels"][:TUNNELS]
     echoed = seed_account(emulator)["tunnels"][TUNNELS]  # its rotation fails, quoting the token
     emulator.push_fault(Fault("echo_request", times=None, match_path=f"/{echoed['id']}/psk_generate"))
     folder = workdir / "callback-output"
-    env = dict(callback.environment(folder), ANSIBLE_COLLECTIONS_PATH=collections_path())
+    env = dict(callbacks.environment(folder), ANSIBLE_COLLECTIONS_PATH=collections_path())
     names = [t["name"] for t in tunnels] + [echoed["name"]]
     run = playbooks.run(plays(emulator, workdir, names), "-i", f"{ROUTER},",
                         env=env, verbosity=verbosity)
-    files = written_files(folder)
     secrets = [*emulator.generated_psks(), playbooks.token]
 
     def count(text):
         return sum(text.count(s) for s in secrets if s)
-    shown = "\n".join(files.values()) if callback.folder_option else run.stdout
-    saw = ROTATE in shown or (callback.name == "ansible.builtin.tree" and "localhost" in files)
     routers = [(workdir / f"router-{t['id']}", emulator.edge_psk(t["id"])) for t in tunnels]
     keys_ok = all(edge is not None and path.exists() and path.read_text() == edge for path, edge in routers)
     keys_ok = keys_ok and emulator.edge_psk(echoed["id"]) is None and not (workdir / f"router-{echoed['id']}").exists()
-    return LoopOutcome(returncode=run.returncode, keys=len(emulator.generated_psks()),
-                       hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
-                             "callback files": sum(count(t) for t in files.values())},
-                       files=len(files), callback_saw_rotation=saw, keys_ok=keys_ok,
-                       echo_failed=any(r.fault == "echo_request" for r in emulator.requests))
+    return cells(callbacks, run, folder, count, saw_task(ROTATE, lambda files: "localhost" in files),
+                 keys=len(emulator.generated_psks()), keys_ok=keys_ok,
+                 echo_failed=any(r.fault == "echo_request" for r in emulator.requests))
 
 
 INFO = "Report the tunnels' key ages"
@@ -82,25 +96,23 @@ def info_plays(emulator, workdir):
              "tasks": [report, save_report_task(workdir / "reports.json", "reports")]}]
 
 
-def run_info_loop_cell(callback, emulator, playbooks, workdir, verbosity=3):
-    """The same search for ipsec_tunnel_info: no MD5 key and no token in any channel; ``keys_ok`` here means
-    the registered loop holds one complete report per tunnel."""
+def run_info_loop_cell(callbacks, emulator, playbooks, workdir, verbosity=3):
+    """The same search for ipsec_tunnel_info: no MD5 key and no token in any channel (nor in the report the play
+    kept, counted with each callback's files); ``keys_ok`` here means the registered loop holds one complete
+    report per tunnel."""
     folder = workdir / "callback-output"
-    env = dict(callback.environment(folder), ANSIBLE_COLLECTIONS_PATH=collections_path())
+    env = dict(callbacks.environment(folder), ANSIBLE_COLLECTIONS_PATH=collections_path())
     run = playbooks.run(info_plays(emulator, workdir), env=env, verbosity=verbosity)
-    files = written_files(folder)
     secrets = [*emulator.bgp_md5_keys(), playbooks.token]
 
     def count(text):
         return sum(text.count(s) for s in secrets if s)
-    shown = "\n".join(files.values()) if callback.folder_option else run.stdout
     saved = workdir / "reports.json"
     results = json.loads(saved.read_text())["results"] if saved.exists() else []
     reported = [r["ipsec_tunnels"][0]["name"] for r in results if r.get("ipsec_tunnels")]
-    kept = saved.read_text() if saved.exists() else ""
-    return LoopOutcome(returncode=run.returncode, keys=len(reported),
-                       hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
-                             "callback files": sum(count(t) for t in files.values()) + count(kept)},
-                       files=len(files), callback_saw_rotation=INFO in shown or "localhost" in files,
-                       echo_failed=False,
-                       keys_ok=reported == list(INFO_TUNNELS))
+    kept = count(saved.read_text()) if saved.exists() else 0
+    result = cells(callbacks, run, folder, count, lambda name, files, shown: INFO in shown or "localhost" in files,
+                   keys=len(reported), echo_failed=False, keys_ok=reported == list(INFO_TUNNELS))
+    for seen in result.values():
+        seen.hits["callback files"] += kept
+    return result

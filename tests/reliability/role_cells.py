@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from reliability.callbacks import collections_path, written_files
-from reliability.loops import TUNNELS, LoopOutcome
+from reliability.callbacks import collections_path
+from reliability.loops import TUNNELS, cells, saw_task
 from support.playbooks import seed_account
 
 ROTATE = "Rotate every host's tunnel in one request"
@@ -37,23 +37,18 @@ def key_in(conf):
     return match.group(1) if match else None
 
 
-def run_role_cell(callback, emulator, playbooks, workdir, verbosity=3):
+def run_role_cell(callbacks, emulator, playbooks, workdir, verbosity=3):
     tunnels = seed_account(emulator)["tunnels"][:TUNNELS]
     folder = workdir / "callback-output"
-    env = dict(callback.environment(folder), ANSIBLE_COLLECTIONS_PATH=collections_path())
+    env = dict(callbacks.environment(folder), ANSIBLE_COLLECTIONS_PATH=collections_path())
     inventory, plays = role_play(workdir, emulator, tunnels)
     run = playbooks.run(plays, "-i", str(inventory), env=env, verbosity=verbosity)
-    files = written_files(folder)
     secrets = [*emulator.generated_psks(), playbooks.token]
 
     def count(text):
         return sum(text.count(s) for s in secrets if s)
-    shown = "\n".join(files.values()) if callback.folder_option else run.stdout
-    saw = ROTATE in shown or (callback.name == "ansible.builtin.tree" and bool(files))
     held = [(key_in(workdir / f"router-{n}" / f"cloudflare-{t['name']}.conf"), emulator.edge_psk(t["id"]))
             for n, t in enumerate(tunnels)]
     keys_ok = all(edge and key and base64.b64decode(key).decode() == edge for key, edge in held)
-    return LoopOutcome(returncode=run.returncode, keys=len(emulator.generated_psks()),
-                       hits={"stdout, stderr": count(run.stdout + run.stderr), "log_path": count(run.log_text),
-                             "callback files": sum(count(t) for t in files.values())},
-                       files=len(files), callback_saw_rotation=saw, echo_failed=False, keys_ok=keys_ok)
+    return cells(callbacks, run, folder, count, saw_task(ROTATE), keys=len(emulator.generated_psks()),
+                 echo_failed=False, keys_ok=keys_ok)
