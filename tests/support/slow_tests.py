@@ -1,4 +1,5 @@
-"""pytest plugin: the tests that took longer than 20 s (SLOW_TEST_SECONDS), listed at the end of the run.
+"""pytest plugin: the tests that took longer than 20 s (SLOW_TEST_SECONDS), listed at the end of the run; and the
+tests marked slow run first.
 
 A test that must take that long says why, in the test: ``@pytest.mark.slow(reason="...")``. The list at the
 end names the others (a test longer than the limit with no reason is a test to make faster). It never fails a
@@ -13,6 +14,14 @@ import pytest
 
 LIMIT = float(os.environ.get("SLOW_TEST_SECONDS", "20"))
 _REASON = "slow_reason"
+
+
+def pytest_collection_modifyitems(items):
+    """The tests marked slow first, each group in its collected order. pytest-xdist's workers then take the
+    long tests while there is still work to balance them against, and the run ends on short tests: a worker
+    that runs dry steals from the end of the other's queue, and a long test left for the end keeps one core busy
+    while the other idles."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.hookimpl(hookwrapper=True)
