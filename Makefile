@@ -20,7 +20,7 @@ export PHASE_TIMES ?= $(CURDIR)/tests/output/phase-times.tsv
 CI_LOGS ?= tests/output/ci
 PHASE := tests/tools/phase
 
-.PHONY: docsite help venv system-deps test test-quick primary checks compat-timed compat-venvs-j3 older-cores-beside network-collections unit \
+.PHONY: docsite help venv system-deps test test-quick primary checks compat-timed compat-venvs-j3 network-collections unit \
   integration integration-targets integration-targets-compat demo emulator clean compat compat-venvs sanity \
   sanity-compat lint bench reliability
 
@@ -48,10 +48,7 @@ system-deps:
 # - beside the older cores' tests: the ansible-test integration targets and the linters (about one core).
 # A background phase's output is kept in $(CI_LOGS) and printed when the phase it ran beside is done. A failing
 # phase fails `make test`, once the phases beside it have finished (nothing is left running).
-# - beside the primary core's tests, once their venvs are built: the loop matrix of the older lines that run
-#   nothing else (LOOP_LINES), one worker each at nice 10, in the cores' idle time (about 13% of them);
-BESIDE_PRIMARY = "venvs of the older cores, then the loop matrix of $(LOOP_LINES)" older-cores-beside \
-  "network collections" network-collections "sanity" sanity
+BESIDE_PRIMARY = "venvs of the older cores" compat-venvs-j3 "network collections" network-collections "sanity" sanity
 BESIDE_COMPAT = "integration targets" integration-targets "lint: ansible-lint, changelog, docs" lint
 test:
 	@rm -f "$(PHASE_TIMES)"; mkdir -p $(CI_LOGS)
@@ -68,18 +65,10 @@ test:
 primary: venv system-deps
 	$(PY) -m pytest tests $(XDIST) -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
 
-# The older lines that run the unit, integration and AWX tests, one after the other, each timed (the loop-matrix
-# lines ran beside the primary tests: older-cores-beside).
+# The older lines one after the other, each timed.
 compat-timed: compat-venvs
-	@for line in $(COMPAT_FULL_LINES); do \
+	@for line in $(COMPAT_LINES); do \
 	  $(PHASE) "pytest, ansible-core $$line" $(MAKE) --no-print-directory compat-$$line || exit 1; done
-
-LOOP_LINES = $(filter-out $(COMPAT_FULL_LINES),$(COMPAT_LINES))
-older-cores-beside:
-	@$(MAKE) --no-print-directory -j3 compat-venvs
-	@for line in $(LOOP_LINES); do \
-	  $(PHASE) "pytest, ansible-core $$line (nice 10, one worker)" \
-	    nice -n 10 $(MAKE) --no-print-directory compat-$$line PYTEST_WORKERS=1 || exit 1; done
 
 compat-venvs-j3:
 	@$(MAKE) --no-print-directory -j3 compat-venvs
