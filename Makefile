@@ -10,9 +10,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
-# Two workers for two cores; worksteal: a worker that runs dry takes queued tests from the other, so one long
-# test queued last does not leave a core idle at the end of a run.
-PYTEST_WORKERS ?= 2
+# Three workers for two cores: a test spends part of its time waiting (on ansible-playbook's pipes, the
+# simulators' sessions, the verification loops), and with two workers the cores were about 80% busy. Measured
+# on this 2-core machine, idle (docs/testing.md): primary tests 1,482 s with 2 workers, 1,212 s with 3; the
+# 2.16 line 201 s with 2, 170 s with 3, 229 s with 4. worksteal: a worker that runs dry takes queued tests
+# from another, so one long test queued last does not leave a core idle at the end of a run.
+PYTEST_WORKERS ?= 3
 XDIST = -n $(PYTEST_WORKERS) --dist worksteal
 # Every phase of `make test` runs under tests/tools/phase, which records its seconds here; the table is printed
 # at the end (and by .ci/run, also when a phase failed). Logs of the phases run in the background go to CI_LOGS.
