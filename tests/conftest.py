@@ -15,8 +15,8 @@ for path in (os.path.join(TESTS, "emulator"), TESTS):
 from cf_emulator import Emulator  # noqa: E402
 from support.playbooks import PlaybookRunner  # noqa: E402
 
-# Lists the tests longer than 20 s at the end of a run (docs/testing.md).
-pytest_plugins = ["support.slow_tests"]
+# Lists the tests longer than 20 s at the end of a run; with CPU_BY_TEST=1, what each file cost (docs/testing.md).
+pytest_plugins = ["support.slow_tests", "support.cpu_by_test"]
 
 
 @pytest.fixture
