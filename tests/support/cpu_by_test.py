@@ -1,12 +1,12 @@
-"""pytest plugin: where the suite's CPU goes, by test file (docs/testing.md, "Where the time goes").
+"""pytest plugin: where the suite's CPU goes, by test file (docs/testing.md, "What the CPU is spent on").
 
-On two cores the suite is bound by CPU, not by waiting, so wall-clock durations say little about what a test
-costs: a test that waits 30 s on a sleeping peer costs nothing, one that runs 12 role runs in 30 s costs 25 core
-seconds. With ``CPU_BY_TEST=1`` each test records the processor time (user + system) of its pytest worker and of
-every process the worker reaped during the test (ansible-playbook with its forked task workers and modules, the
-per-test emulators and simulators), and the end of the run lists the files and tests that cost most. Servers
-shared by a worker's tests (OpenBao, the network device simulators) are reaped at the end of the session and
-are not counted. Off by default: it never changes what a test does.
+On two cores the suite is bound by CPU, not by waiting, so wall-clock durations say little about what a test costs:
+a test that waits 30 s on a sleeping peer costs almost nothing, one that runs the role three times costs 20 to 30
+core-seconds. With ``CPU_BY_TEST=1`` each test records the processor time (user + system) of its pytest worker (the
+in-process emulators and device simulators included) and of every process the worker reaped during the test
+(ansible-playbook with its forked task workers and modules), and the end of the run lists the files and tests that
+cost most. A server process shared by a worker's tests (OpenBao) is reaped at the end of the session and is not
+counted. Off by default: it never changes what a test does.
 """
 
 from __future__ import annotations
