@@ -19,6 +19,7 @@ import yaml
 
 from cf_emulator import Emulator, Fault
 from support.ipsec_example_runs import LOADED, StrongswanRouter, seed_with_custom_identity
+from support.router_python import router_python
 
 pytestmark = pytest.mark.slow(reason=(
     "each test drives two or more whole role runs against a real OpenBao server (rotation, then restore, "
@@ -255,7 +256,7 @@ def test_bulk_escrows_every_key_before_any_router_gets_one_and_restores_without_
         hosts[name] = {"tunnel_psk_tunnel_name": name, "tunnel_psk_swanctl_conf_dir": str(tmp_path / name)}
     inventory = tmp_path / "fleet.yml"
     inventory.write_text(yaml.safe_dump({"all": {"children": {"routers": {"hosts": hosts, "vars": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "ansible_connection": "local", "ansible_python_interpreter": router_python(),
         "tunnel_psk_platform": "strongswan", "tunnel_psk_bulk": True, "tunnel_psk_swanctl_load": False,
         "tunnel_psk_ike_id": "router.example.net",
         "tunnel_psk_ca_path": lab.emulator.ca_file, "tunnel_psk_escrow": True, "tunnel_psk_escrow_mount": lab.mount,

@@ -24,6 +24,7 @@ import yaml
 from cf_emulator import default_seed
 
 from .playbooks import BIN, PlaybookRunner, Run
+from .router_python import router_python
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "rotate_and_configure_strongswan.yml"
 TUNNEL_NAME = "tunnel_nyc_01"
@@ -139,7 +140,7 @@ class StrongswanRouter:
 
     def inventory(self, reachable=True):
         if reachable:
-            host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+            host = {"ansible_connection": "local", "ansible_python_interpreter": router_python()}
         else:
             # A router whose address does not answer: ssh to a loopback port nothing listens on.
             host = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": _closed_port(),

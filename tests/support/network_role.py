@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from support.playbooks import BIN, PlaybookRunner, Run
+from support.router_python import router_python
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = "cloudflare.magic.tunnel_psk"
@@ -56,7 +57,7 @@ class NetworkRoleRunner(PlaybookRunner):
             "ansible_user": username, "ansible_password": password,
             "ansible_connection": "ansible.netcommon.network_cli", "ansible_network_os": network_os,
             "ansible_network_cli_ssh_type": "paramiko",
-            "ansible_python_interpreter": sys.executable,
+            "ansible_python_interpreter": router_python(),
             "tunnel_psk_tunnel_name": tunnel,
             "tunnel_psk_ca_path": emulator.ca_file,
             **(host_vars or {}),

@@ -1,0 +1,30 @@
+"""The interpreter the test inventories give their routers (``ansible_python_interpreter``).
+
+A strongSwan router here is a host on the local connection, and a network device's modules run on the
+controller; either way a module task runs ansible-core's or the vendor's module in a process of its own, under
+the interpreter the inventory names, not the controller's. The tests name the distribution's ``python3`` when
+the machine has one that every admitted ansible-core line runs modules on (3.9 or newer), as a Debian router
+would have it, and this venv's interpreter otherwise.
+
+It is also the cheaper one: Debian's build runs a module process in about 0.27 core-seconds where the primary
+venv's pyenv build of 3.12 takes about 0.37 (tests/benchmarks/interpreters.py), and module processes are the
+largest share of the suite's CPU (docs/testing.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+
+DISTRIBUTION_PYTHON = "/usr/bin/python3"
+
+
+@functools.lru_cache(maxsize=None)
+def router_python() -> str:
+    try:
+        done = subprocess.run([DISTRIBUTION_PYTHON, "-c", "import sys; sys.exit(sys.version_info < (3, 9))"],
+                              capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return sys.executable
+    return DISTRIBUTION_PYTHON if done.returncode == 0 else sys.executable
