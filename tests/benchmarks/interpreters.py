@@ -82,13 +82,12 @@ def main():
     args = parser.parse_args()
     interpreters = args.interpreters or default_interpreters()
     if len(interpreters) < 2:
-        parser.error("give two interpreters or more (found: %s)" % ", ".join(interpreters) or "none")
+        parser.error("give two interpreters or more (found: %s)" % (", ".join(interpreters) or "none"))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "play.yml").write_text(PLAYBOOK)
         venvs = [make_venv(path, args.line, work / f"venv{n}") for n, path in enumerate(interpreters)]
-        env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="false", HOME=str(work),
-                   ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(work / "remote"))
+        env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="false", HOME=str(work))
         env.pop("ANSIBLE_COLLECTIONS_PATH", None)
         playbook, module = {}, {}
         for _round in range(args.runs):
@@ -96,7 +95,7 @@ def main():
                 command = [str(python.parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
                            "-e", f"ansible_python_interpreter={python}", str(work / "play.yml")]
                 playbook.setdefault(python, []).append(tree_cpu(command, env, work))
-        primary_run = dict(env, ANSIBLE_REMOTE_TMP=str(work / "primary"))
+        primary_run = dict(env, ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(work / "primary"))
         tree_cpu([str(PRIMARY / "ansible-playbook"), "-i", "localhost,", "-c", "local",
                   "-e", f"ansible_python_interpreter={PRIMARY / 'python'}", str(work / "play.yml")], primary_run, work)
         payload = sorted((work / "primary").glob("*/AnsiballZ_stat.py"))[-1]
