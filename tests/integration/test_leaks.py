@@ -2,7 +2,8 @@
 
 The rows run in groups (tests/reliability/leaks.py, LEAK_GROUPS): rows that share ansible-playbook's arguments
 and environment are the plays of one playbook, each against its own emulator; every row keeps every channel of
-its own, recorded and asserted one by one. On ansible-core 2.19 each row runs alone (ROWS_ALONE says why)."""
+its own, recorded and asserted one by one. On ansible-core 2.19 each row runs alone (reliability.common.ROWS_ALONE
+says why)."""
 
 from __future__ import annotations
 

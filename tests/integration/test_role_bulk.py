@@ -35,8 +35,8 @@ def setup(tmp_path, emulator):
     return ids, inventory, playbook
 
 
-@pytest.mark.slow(reason="three whole role runs against two routers (check mode, the bulk rotation, the run after it): "
-                          "the state between them is what is tested")
+@pytest.mark.slow(reason=("three whole role runs against two routers (check mode, the bulk rotation, the run after "
+                          "it): the state between them is what is tested"))
 def test_one_request_for_the_play_then_each_router_its_key_and_stamp(playbooks, emulator, tmp_path):
     ids, inventory, playbook = setup(tmp_path, emulator)
     checked = playbooks.run(playbook, "-i", str(inventory), "--check", "--diff")

@@ -11,9 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from cf_emulator import Fault
+from cf_emulator import Emulator, Fault
 
-from reliability.common import FAST_RETRIES, has_traceback, keep_result_task, psk_posts, read_result, tunnel_id
+from reliability.common import (
+    FAST_RETRIES, ROWS_ALONE, has_traceback, keep_result_task, psk_posts, read_result, tunnel_id,
+)
 from support.playbooks import play, rotate_task, write_psk_task
 
 ALWAYS = None  # Fault.times: fire on every matching request
@@ -81,41 +83,86 @@ class FaultOutcome:
     says_ok: bool
 
 
-def run_fault_case(case, emulator, playbooks, workdir):
-    """Run ``case`` with real ansible-playbook; return what the user and the edge would see."""
-    tid = tunnel_id(emulator)
-    before = emulator.edge_psk(tid)
-    for kind, extra in case.faults:
-        emulator.push_fault(Fault(kind, match_path="/psk_generate", **extra))
-    options = dict(FAST_RETRIES, ipsec_tunnel_id=tid, **case.options)
-    untrusted = options.pop("ca_path", "trusted") is None
-    task = rotate_task(emulator, **options)
-    if untrusted:
-        del task["cloudflare.magic.ipsec_psk"]["ca_path"]
-    task["ignore_errors"] = True
-    router_file, result_file = workdir / "router-psk", workdir / "result.json"
-    run = playbooks.run(play(task, write_psk_task(router_file), keep_result_task(result_file)))
-    if case.settle:
-        time.sleep(case.settle)
-    result = read_result(result_file)
-    edge = emulator.edge_psk(tid)
-    handed = router_file.read_text() if router_file.exists() else None
-    message = str(result.get("msg", ""))
-    if not result.get("failed") and run.returncode == 0 and handed is not None:
-        outcome = "recovered"
-    elif "may have changed" in message and "Rotate it again" in message:
-        outcome = "unknown"
-    elif "was not changed" in message:
-        outcome = "unchanged"
-    else:
-        outcome = "failed-unclear"
-    return FaultOutcome(
-        outcome=outcome,
-        key_handed_on_is_edge=None if handed is None else (handed == edge and edge is not None),
-        key_unchanged_is_true=(edge == before) if outcome == "unchanged" else None,
-        posts=len(psk_posts(emulator)),
-        hits=run.hits(*emulator.generated_psks(), playbooks.token),
-        traceback=has_traceback(run, result),
-        message=message,
-        says_ok=case.says in message,
-    )
+# The cases run in groups: each case is a play of one playbook, against an emulator of its own (its faults, keys
+# and requests its own) and with its own router and result files, so an ansible-playbook process start is paid once
+# per group instead of once per case. A play's rotation task ignores its errors, so every case's play runs; what the
+# run printed is searched for each case's own keys and for the shared token, which counts against every case of
+# the group (a leak or a traceback is never lost, at worst blamed on more than one case). On ansible-core 2.19 each
+# case runs alone (ROWS_ALONE says why).
+GROUP_SIZE = 1 if ROWS_ALONE else 9
+FAULT_GROUPS = tuple(FAULT_CASES[start:start + GROUP_SIZE] for start in range(0, len(FAULT_CASES), GROUP_SIZE))
+
+
+def group_name(cases):
+    """The test's id: the case's name when it runs alone, else which cases the group holds."""
+    if len(cases) == 1:
+        return cases[0].name
+    first, last = FAULT_CASES.index(cases[0]) + 1, FAULT_CASES.index(cases[-1]) + 1
+    return f"cases {first} to {last}"
+
+
+class _Case:
+    """One case of a group: its emulator, its folder, and its play."""
+
+    def __init__(self, case, index, workdir):
+        self.case = case
+        self.workdir = workdir / f"case-{index}"
+        self.workdir.mkdir(parents=True)
+        self.router_file, self.result_file = self.workdir / "router-psk", self.workdir / "result.json"
+        self.emulator = Emulator(tls=True, state_dir=str(self.workdir / "emulator")).start()
+        self.tid = tunnel_id(self.emulator)
+        self.before = self.emulator.edge_psk(self.tid)
+
+    def plays(self):
+        for kind, extra in self.case.faults:
+            self.emulator.push_fault(Fault(kind, match_path="/psk_generate", **extra))
+        options = dict(FAST_RETRIES, ipsec_tunnel_id=self.tid, api_base_url=self.emulator.base_url, **self.case.options)
+        untrusted = options.pop("ca_path", "trusted") is None
+        task = rotate_task(self.emulator, **options)
+        if untrusted:
+            del task["cloudflare.magic.ipsec_psk"]["ca_path"]
+        task["ignore_errors"] = True
+        plays = play(task, write_psk_task(self.router_file), keep_result_task(self.result_file))
+        plays[0]["name"] = f"Fault case: {self.case.name}"
+        return plays
+
+    def outcome(self, run, shared):
+        """What the user and the edge would see of this case after ``run``."""
+        result = read_result(self.result_file)
+        edge = self.emulator.edge_psk(self.tid)
+        handed = self.router_file.read_text() if self.router_file.exists() else None
+        message = str(result.get("msg", ""))
+        if not result.get("failed") and handed is not None:
+            outcome = "recovered"
+        elif "may have changed" in message and "Rotate it again" in message:
+            outcome = "unknown"
+        elif "was not changed" in message:
+            outcome = "unchanged"
+        else:
+            outcome = "failed-unclear"
+        return FaultOutcome(
+            outcome=outcome,
+            key_handed_on_is_edge=None if handed is None else (handed == edge and edge is not None),
+            key_unchanged_is_true=(edge == self.before) if outcome == "unchanged" else None,
+            posts=len(psk_posts(self.emulator)),
+            hits=run.hits(*self.emulator.generated_psks(), *shared),
+            traceback=has_traceback(run, result),
+            message=message,
+            says_ok=self.case.says in message,
+        )
+
+
+def run_fault_group(cases, playbooks, workdir):
+    """Run ``cases`` as the plays of one real ansible-playbook run; return the run's return code and
+    {case name: what the user and the edge would see}."""
+    rows = []
+    try:
+        for index, case in enumerate(cases):
+            rows.append(_Case(case, index, workdir))
+        run = playbooks.run([p for row in rows for p in row.plays()])
+        # Let a request the emulator delays finish before the edge key is read.
+        time.sleep(max(case.settle for case in cases))
+        return run.returncode, {row.case.name: row.outcome(run, [playbooks.token]) for row in rows}
+    finally:
+        for row in rows:
+            row.emulator.stop()

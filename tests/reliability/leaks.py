@@ -8,11 +8,10 @@ import json
 import secrets as random_secrets
 from dataclasses import dataclass, field
 
-from ansible.release import __version__ as ansible_core
 from cf_emulator import Emulator, Fault
 
 from reliability.channels import VERBOSITIES, runner_run, syslog_env
-from reliability.common import FAST_RETRIES, tunnel_id
+from reliability.common import FAST_RETRIES, ROWS_ALONE, tunnel_id
 from support.bulk import bulk_task, write_bulk_keys_task
 from support.info import info_task, save_report_task
 from support.playbooks import play, rotate_task, seed_account, write_psk_task
@@ -272,12 +271,7 @@ def _attribute(rows, channel, pieces, shared):
         row.hits[channel] += sum(_count(text, shared) for name, text in pieces if name in (None, row.play_name))
 
 
-# ansible-core 2.19.0 can hang a playbook of several plays: under load its results thread dies on a KeyError for a
-# task of an earlier play (`self._queued_task_cache[queue_cache_entry]` in _convert_wire_task_result_to_raw), and
-# ansible-playbook then waits for a result forever. Seen in CI on the 2.19 line only; six concurrent runs of the
-# "faults" group hung five times on 2.19.0; three each on 2.20.0 and 2.21.5 at the same time, none. There each row
-# runs alone.
-ROWS_ALONE = (2, 19) <= tuple(int(part) for part in ansible_core.split(".")[:2]) < (2, 20)
+# On ansible-core 2.19 each row runs alone (reliability.common.ROWS_ALONE says why).
 
 
 # What test_leaks runs, one test each: the groups, or on such a core every row alone (named after the row).
