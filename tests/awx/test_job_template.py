@@ -14,6 +14,7 @@ import ansible_runner
 import yaml
 
 from support.playbooks import seed_account, seed_token
+from support.router_python import router_python
 from test_credential_type import api_format, render_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def launch(emulator, tmp_path, answers, name, host_vars=None):
     env.update({"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                 "ANSIBLE_COLLECTIONS_PATH": os.environ.get("ANSIBLE_COLLECTIONS_PATH", ""),
                 "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"), "ANSIBLE_HOME": str(tmp_path / "ansible-home")})
-    router = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+    router = {"ansible_connection": "local", "ansible_python_interpreter": router_python(),
               "tunnel_psk_platform": "strongswan", "tunnel_psk_tunnel_name": "tunnel_nyc_01",
               "tunnel_psk_swanctl_conf_dir": str(tmp_path / "swanctl"), "tunnel_psk_swanctl_load": False,
               "tunnel_psk_ike_id": "router.example.net", "tunnel_psk_ca_path": emulator.ca_file, **(host_vars or {})}

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from lab.playbooks import BIN, PlaybookRunner, Run, seed_account, seed_token
+from lab import playbooks as lab
+from lab.playbooks import BIN, Run, seed_account, seed_token
+
+from support.router_python import router_python
 
 __all__ = ["BIN", "PlaybookRunner", "Run", "seed_account", "seed_token", "rotate_task", "write_psk_task", "play"]
+
+
+class PlaybookRunner(lab.PlaybookRunner):
+    """The example lab's runner, whose one host (``-i localhost,``, the router of the plays) runs its modules under
+    the interpreter the test inventories give their routers (``support.router_python``); the controller, and with
+    it the collection's modules (action plugins), stays this venv's. A test's own ``env`` still wins."""
+
+    def environment(self, **extra):
+        return super().environment(**{"ANSIBLE_PYTHON_INTERPRETER": router_python(), **extra})
 
 
 def rotate_task(emulator, **options):

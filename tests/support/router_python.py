@@ -6,6 +6,9 @@ the interpreter the inventory names, not the controller's. The tests name the di
 the machine has one that every admitted ansible-core line runs modules on (3.9 or newer), as a Debian router
 would have it, and this venv's interpreter otherwise.
 
+The same goes for the one host (``-i localhost,``) of the tests' playbook runner (``support.playbooks``), the
+router of their plays, and the router of the AWX job template test.
+
 It is also the cheaper one: the primary venv's pyenv build of 3.12 takes 1.38 times the CPU of Debian's 3.11 for
 a module process (tests/benchmarks/interpreters.py), and module processes are the largest share of the suite's
 CPU (docs/testing.md).
