@@ -2,8 +2,8 @@
 failure saying what happened to the tunnel's key; never a traceback, never a secret.
 
 The cases run in groups (tests/reliability/faults.py, FAULT_GROUPS): each case is a play of one playbook against an
-emulator of its own; every case keeps its own outcome, recorded and asserted one by one. On ansible-core 2.19 each
-case runs alone (reliability.common.ROWS_ALONE says why)."""
+emulator of its own; every case keeps its own outcome, recorded and asserted one by one. On ansible-core 2.19 the
+groups run with the setting that keeps its runs of several plays from hanging (reliability.common.SEVERAL_PLAYS_ENV)."""
 
 from __future__ import annotations
 

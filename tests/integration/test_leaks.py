@@ -2,14 +2,14 @@
 
 The rows run in groups (tests/reliability/leaks.py, LEAK_GROUPS): rows that share ansible-playbook's arguments
 and environment are the plays of one playbook, each against its own emulator; every row keeps every channel of
-its own, recorded and asserted one by one. On ansible-core 2.19 each row runs alone (reliability.common.ROWS_ALONE
-says why)."""
+its own, recorded and asserted one by one. On ansible-core 2.19 the groups run with the
+setting that keeps its runs of several plays from hanging (reliability.common.SEVERAL_PLAYS_ENV)."""
 
 from __future__ import annotations
 
 import pytest
 
-from reliability.leaks import CHANNELS, UNITS, run_leak_group
+from reliability.leaks import CHANNELS, GROUPS, run_leak_group
 from reliability.record import record
 
 pytestmark = pytest.mark.slow(reason=(
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow(reason=(
     "rows' plays, every channel of each searched"))
 
 
-@pytest.mark.parametrize("rows", [rows for _name, rows in UNITS], ids=[name for name, _rows in UNITS])
+@pytest.mark.parametrize("rows", [rows for _name, rows in GROUPS], ids=[name for name, _rows in GROUPS])
 def test_leaks(rows, playbooks, tmp_path):
     outcomes = run_leak_group(rows, playbooks, tmp_path)
     failures = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from cf_emulator import Emulator, Fault
 
 from reliability.common import (
-    FAST_RETRIES, ROWS_ALONE, has_traceback, keep_result_task, psk_posts, read_result, tunnel_id,
+    FAST_RETRIES, SEVERAL_PLAYS_ENV, has_traceback, keep_result_task, psk_posts, read_result, tunnel_id,
 )
 from support.playbooks import play, rotate_task, write_psk_task
 
@@ -87,16 +87,14 @@ class FaultOutcome:
 # and requests its own) and with its own router and result files, so an ansible-playbook process start is paid once
 # per group instead of once per case. A play's rotation task ignores its errors, so every case's play runs; what the
 # run printed is searched for each case's own keys and for the shared token, which counts against every case of
-# the group (a leak or a traceback is never lost, at worst blamed on more than one case). On ansible-core 2.19 each
-# case runs alone (ROWS_ALONE says why).
-GROUP_SIZE = 1 if ROWS_ALONE else 9
+# the group (a leak or a traceback is never lost, at worst blamed on more than one case). On ansible-core 2.19 the
+# run needs SEVERAL_PLAYS_ENV (reliability.common says why).
+GROUP_SIZE = 9
 FAULT_GROUPS = tuple(FAULT_CASES[start:start + GROUP_SIZE] for start in range(0, len(FAULT_CASES), GROUP_SIZE))
 
 
 def group_name(cases):
-    """The test's id: the case's name when it runs alone, else which cases the group holds."""
-    if len(cases) == 1:
-        return cases[0].name
+    """The test's id: which cases the group holds."""
     first, last = FAULT_CASES.index(cases[0]) + 1, FAULT_CASES.index(cases[-1]) + 1
     return f"cases {first} to {last}"
 
@@ -159,7 +157,7 @@ def run_fault_group(cases, playbooks, workdir):
     try:
         for index, case in enumerate(cases):
             rows.append(_Case(case, index, workdir))
-        run = playbooks.run([p for row in rows for p in row.plays()])
+        run = playbooks.run([p for row in rows for p in row.plays()], env=SEVERAL_PLAYS_ENV)
         # Let a request the emulator delays finish before the edge key is read.
         time.sleep(max(case.settle for case in cases))
         return run.returncode, {row.case.name: row.outcome(run, [playbooks.token]) for row in rows}

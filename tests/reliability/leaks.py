@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from cf_emulator import Emulator, Fault
 
 from reliability.channels import VERBOSITIES, runner_run, syslog_env
-from reliability.common import FAST_RETRIES, ROWS_ALONE, tunnel_id
+from reliability.common import FAST_RETRIES, SEVERAL_PLAYS_ENV, tunnel_id
 from support.bulk import bulk_task, write_bulk_keys_task
 from support.info import info_task, save_report_task
 from support.playbooks import play, rotate_task, seed_account, write_psk_task
@@ -271,13 +271,6 @@ def _attribute(rows, channel, pieces, shared):
         row.hits[channel] += sum(_count(text, shared) for name, text in pieces if name in (None, row.play_name))
 
 
-# On ansible-core 2.19 each row runs alone (reliability.common.ROWS_ALONE says why).
-
-
-# What test_leaks runs, one test each: the groups, or on such a core every row alone (named after the row).
-UNITS = tuple((s.name, (s,)) for s in LEAK_SCENARIOS) if ROWS_ALONE else GROUPS
-
-
 def run_leak_group(scenarios, playbooks, workdir):
     """Run the rows ``scenarios`` as one playbook at each verbosity and through ansible-runner; return
     {scenario name: LeakOutcome}."""
@@ -309,6 +302,7 @@ def _run_group(rows, playbooks, workdir):
         env = syslog_env(capture, env)
         # Each run its own rate-limit pacing state: a 429 row's block must not hold up the next run.
         env["ANSIBLE_LOCAL_TEMP"] = str(workdir / f"pacing-{verbosity}" / "ansible-tmp")
+        env.update(SEVERAL_PLAYS_ENV)
         if verbosity == "runner":
             pieces, events = runner_pieces(playbooks, plays, workdir, env, args, names)
             _attribute(rows, "runner events", pieces, shared)
