@@ -9,6 +9,8 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from devices.sshcli import SshDeviceServer
 from devices.vyos import VyosDevice
 from support.network_role import NetworkRoleRunner
@@ -30,6 +32,9 @@ def report(runner, emulator, folder):
     return run, rows, (folder / "psk-age-report.md").read_text()
 
 
+@pytest.mark.slow(reason=(
+    "the report example twice (the stamp in force, then pending) over network_cli against the VyOS simulator: "
+    "a persistent connection and the example's tasks in each run, the state between the runs is what is tested"))
 def test_a_vyos_router_is_read_from_its_peer_description_and_a_pending_stamp_is_stale(tmp_path, emulator):
     tunnel = next(t for t in emulator.tunnels() if t["name"] == TUNNEL)
     stamp = tunnel["psk_metadata"]["last_generated_on"]
