@@ -9,9 +9,9 @@ would have it, and this venv's interpreter otherwise.
 The same goes for the one host (``-i localhost,``) of the tests' playbook runner (``support.playbooks``), the
 router of their plays, and the router of the AWX job template test.
 
-It is also the cheaper one: the primary venv's pyenv build of 3.12 takes 1.38 times the CPU of Debian's 3.11 for
-a module process (tests/benchmarks/interpreters.py), and module processes are the largest share of the suite's
-CPU (docs/testing.md).
+It is also the cheaper one: for a module process, pyenv's build of 3.12 took 1.38 times the CPU of Debian's 3.11
+(tests/benchmarks/interpreters.py), and Debian 13's 3.13, which the primary venv now runs on where it can be had
+(tests/tools/optimised-venv), 1.16 times; module processes are a large share of the suite's CPU (docs/testing.md).
 """
 
 from __future__ import annotations
