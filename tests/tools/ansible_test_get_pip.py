@@ -16,12 +16,29 @@ release cost about 5 core-seconds in each of the nine venvs: side by side, the s
 
 from __future__ import annotations
 
+import glob
+import importlib.util
+import os
 import shutil
 import subprocess
 import sys
 
 # Options understood by get-pip.py but not by ``pip install``.
 GET_PIP_ONLY = {"--no-setuptools", "--no-wheel"}
+
+
+def bundled_pip():
+    """The interpreter's own pip: ensurepip's, or Debian's wheel where ensurepip is not installed (Debian ships it
+    in python3.X-venv; tests/tools/optimised-venv unpacks python3.13 without it, with the wheel)."""
+    if importlib.util.find_spec("ensurepip"):
+        subprocess.run([sys.executable, "-m", "ensurepip", "--default-pip"], check=True, stdout=subprocess.DEVNULL)
+        return
+    wheels = sorted(glob.glob(os.path.join(sys.base_prefix, "share", "python-wheels", "pip-*.whl")))
+    if not wheels:
+        sys.exit(f"{sys.executable} has neither ensurepip nor a pip wheel in {sys.base_prefix}/share/python-wheels")
+    # pip runs from its wheel to install itself.
+    subprocess.run([sys.executable, os.path.join(wheels[-1], "pip"), "install", "--quiet", "--no-index", wheels[-1]],
+                   check=True)
 
 
 def main():
@@ -32,8 +49,7 @@ def main():
     if uv and subprocess.run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--system-certs",
                               "--python", sys.executable, *args], check=False).returncode == 0:
         return
-    subprocess.run([sys.executable, "-m", "ensurepip", "--default-pip"], check=True,
-                   stdout=subprocess.DEVNULL)
+    bundled_pip()
     sys.exit(subprocess.run([sys.executable, "-m", "pip", "install", *args], check=False).returncode)
 
 
