@@ -1,0 +1,151 @@
+"""tests/tools/ansiballz_bytecode.py: what a process importing from a payload zip compiles, loads and shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+HOOK = Path(__file__).resolve().parents[2] / "tools" / "ansiballz_bytecode.py"
+
+SAMPLE = '''\
+def where():
+    raise RuntimeError("from the sample")
+
+ANSWER = 6 * 7
+'''
+
+# Imports ansible.sample (and other.plain) from ZIP in a fresh interpreter with the hook installed on FOLDER,
+# counting the sources that zipimport compiled, and prints what the process saw as JSON.
+PROBE = '''\
+import json, sys, traceback, zipimport
+compiled = []
+real_compile = compile
+def counting_compile(source, filename, *args, **kwargs):
+    compiled.append(filename.rpartition(".zip/")[2])
+    return real_compile(source, filename, *args, **kwargs)
+zipimport.compile = counting_compile
+if FOLDER is not None:
+    sys.path.insert(0, HOOK_DIR)
+    import ansiballz_bytecode
+    ansiballz_bytecode.install_hook(FOLDER)
+sys.path.insert(0, ZIP)
+seen = {}
+try:
+    import ansible.sample
+    import other.plain
+    seen["answer"] = ansible.sample.ANSWER
+    try:
+        ansible.sample.where()
+    except RuntimeError:
+        seen["traceback"] = traceback.format_exc()
+except SyntaxError as error:
+    seen["syntax_error"] = str(error)
+seen["compiled"] = compiled
+print(json.dumps(seen))
+'''
+
+
+def payload(folder, sample=SAMPLE):
+    """An AnsiballZ-like payload zip: ansible/ (kept by the cache) and other/ (never kept)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "ansible_probe_payload.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("ansible/__init__.py", "")
+        archive.writestr("ansible/sample.py", sample)
+        archive.writestr("other/__init__.py", "")
+        archive.writestr("other/plain.py", "VALUE = 1\n")
+    return path
+
+
+def probe(zip_path, folder):
+    code = (f"ZIP = {str(zip_path)!r}\nFOLDER = {None if folder is None else str(folder)!r}\n"
+            f"HOOK_DIR = {str(HOOK.parent)!r}\n" + PROBE)
+    # The switch keeps the hook of this venv's own .pth (make venv installs it) out of the probe.
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
+                          env={**os.environ, "CFM_ANSIBALLZ_BYTECODE": "off"})
+    return json.loads(done.stdout)
+
+
+def test_the_second_process_loads_what_the_first_compiled_and_its_traceback_names_its_own_zip(tmp_path):
+    cache = tmp_path / "cache"
+    first = probe(payload(tmp_path / "run1"), cache)
+    second_zip = payload(tmp_path / "run2")
+    second = probe(second_zip, cache)
+
+    assert first["answer"] == second["answer"] == 42
+    # zipimport compiles a source twice per import (get_filename compiles it too); the cache serves the second.
+    assert Counter(first["compiled"]) == {"ansible/__init__.py": 1, "ansible/sample.py": 1,
+                                          "other/__init__.py": 2, "other/plain.py": 2}
+    assert Counter(second["compiled"]) == {"other/__init__.py": 2, "other/plain.py": 2}  # ansible/: the cache's
+    assert len(os.listdir(cache)) == 2
+    assert f"{second_zip}/ansible/sample.py" in second["traceback"]
+    assert "run1" not in second["traceback"]
+    assert second["traceback"] == first["traceback"].replace("run1", "run2")
+
+
+def test_without_the_hook_every_process_compiles_everything(tmp_path):
+    seen = probe(payload(tmp_path / "run1"), None)
+    again = probe(payload(tmp_path / "run2"), None)
+    assert Counter(seen["compiled"]) == Counter(again["compiled"]) == {
+        "ansible/__init__.py": 2, "ansible/sample.py": 2, "other/__init__.py": 2, "other/plain.py": 2}
+
+
+def test_a_damaged_entry_is_compiled_again_and_replaced(tmp_path):
+    cache = tmp_path / "cache"
+    probe(payload(tmp_path / "run1"), cache)
+    for entry in cache.iterdir():
+        entry.write_bytes(b"\x00not marshal data")
+    seen = probe(payload(tmp_path / "run2"), cache)
+    assert seen["answer"] == 42
+    assert "ansible/sample.py" in seen["compiled"]
+    third = probe(payload(tmp_path / "run3"), cache)
+    assert "ansible/sample.py" not in third["compiled"]
+
+
+def test_a_changed_source_is_not_served_the_old_code(tmp_path):
+    cache = tmp_path / "cache"
+    probe(payload(tmp_path / "run1"), cache)
+    seen = probe(payload(tmp_path / "run2", SAMPLE.replace("6 * 7", "6 * 9")), cache)
+    assert seen["answer"] == 54
+    assert "ansible/sample.py" in seen["compiled"]
+
+
+def test_a_syntax_error_is_raised_as_without_the_hook(tmp_path):
+    broken = SAMPLE + "def (:\n"
+    with_hook = probe(payload(tmp_path / "run1", broken), tmp_path / "cache")
+    without = probe(payload(tmp_path / "run1", broken), None)
+    assert with_hook["syntax_error"] == without["syntax_error"]
+    assert "invalid syntax" in with_hook["syntax_error"]
+
+
+def test_a_folder_others_can_write_to_is_not_used(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o777)
+    probe(payload(tmp_path / "run1"), cache)
+    seen = probe(payload(tmp_path / "run2"), cache)
+    assert list(cache.iterdir()) == []
+    assert len(seen["compiled"]) == 8
+
+
+@pytest.mark.parametrize("switch, installed", [(None, True), ("off", False)])
+def test_installed_in_a_venv_every_process_of_it_has_the_hook_unless_switched_off(tmp_path, switch, installed):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, str(HOOK), "--install", str(venv)], check=True, timeout=60)
+    env = {**os.environ, "CFM_ANSIBALLZ_BYTECODE": switch} if switch else {
+        k: v for k, v in os.environ.items() if k != "CFM_ANSIBALLZ_BYTECODE"}
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "import sys, zipimport; print(getattr(zipimport._compile_source, 'cfm_cached', False), sys.prefix)"],
+        capture_output=True, text=True, timeout=60, check=True, env=env)
+    hooked, prefix = done.stdout.split()
+    assert hooked == str(installed)
+    assert Path(prefix) == venv
