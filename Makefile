@@ -133,7 +133,7 @@ COMPAT_PYVERSION ?= 3.11
 COMPAT_PYVERSION_2.20 ?= 3.12
 COMPAT_PYVERSION_2.21 ?= 3.12
 # 2.21.0 runs on the primary venv's Debian 13 python3.13 where tests/tools/optimised-venv can make it (about a
-# third cheaper than pyenv's 3.12 for its loop matrix, docs/testing.md); 2.20 keeps a 3.12 controller tested.
+# sixth cheaper than pyenv's 3.12 for its loop matrix, docs/testing.md); 2.20 keeps a 3.12 controller tested.
 COMPAT_OPTIMISED_LINES ?= 2.21
 # 2.21 is here too: the primary venv has the newest 2.21 release, this one the oldest (2.21.0).
 COMPAT_LINES ?= 2.16 2.17 2.18 2.19 2.20 2.21
