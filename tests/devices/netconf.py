@@ -82,7 +82,7 @@ class NetconfServer(SshListener):
         device, session_id = None, next(self._ids)
         try:
             transport.start_server(server=session)
-            channel = transport.accept(30)
+            channel = self._accept_channel(transport)
             if channel is None or not session.subsystem.wait(30):
                 return
             device = self.device_factory()

@@ -26,6 +26,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import paramiko
@@ -171,6 +172,17 @@ class SshListener:
     def _serve(self, conn):
         raise NotImplementedError
 
+    def _accept_channel(self, transport, timeout=30.0):
+        """The session's channel, or None once the client is gone (a refused login), the server stops, or
+        ``timeout`` passes: paramiko's ``accept`` would sleep out its whole timeout in those cases, and ``stop``
+        would wait for the thread."""
+        deadline = time.monotonic() + timeout
+        while transport.is_active() and not self._stopping.is_set() and time.monotonic() < deadline:
+            channel = transport.accept(0.1)
+            if channel is not None:
+                return channel
+        return None
+
 
 class SshDeviceServer(SshListener):
     """A CLI router over SSH (see SshListener); a factory that returns the same object each time makes the
@@ -189,7 +201,7 @@ class SshDeviceServer(SshListener):
         session = _Session(self.username, self.password)
         try:
             transport.start_server(server=session)
-            channel = transport.accept(30)
+            channel = self._accept_channel(transport)
             if channel is None or not session.shell.wait(30):
                 return
             device = self.device_factory()
