@@ -73,15 +73,15 @@ class NetworkRoleRunner(PlaybookRunner):
         # paramiko reads and records ~/.ssh/known_hosts even without host key checking: a simulator's fresh host
         # key on a port another test's simulator used before would be a "host key mismatch". A HOME of the
         # test's own keeps the runs apart from each other and from the machine's known hosts.
-        # network_cli waits persistent_buffer_read_timeout (0.1 s by default) after every prompt it matches, in case
-        # the device sends more; the simulators (devices/sshcli.py) send each answer with its echo and the next
-        # prompt in one write, so that wait only added 0.1 s per command line (about 3 s to a VyOS commit).
         home = self.workdir / "home"
         home.mkdir(exist_ok=True)
         return super().environment(**{
             "HOME": str(home), "ANSIBLE_PARAMIKO_RECORD_HOST_KEYS": "False",
             "ANSIBLE_COLLECTIONS_PATH": self.collections, "ANSIBLE_HOST_KEY_CHECKING": "False",
             "ANSIBLE_PERSISTENT_CONNECT_TIMEOUT": "15", "ANSIBLE_PERSISTENT_COMMAND_TIMEOUT": "30",
+            # network_cli waits this long after every prompt it matches (0.1 s by default), in case the device sends
+            # more; the simulators (devices/sshcli.py) send each answer with its echo and the next prompt in one
+            # write, so the default only added 0.1 s per command line (about 3 s to a VyOS commit).
             "ANSIBLE_PERSISTENT_BUFFER_READ_TIMEOUT": "0.02", **extra})
 
     def run_role(self, *args, host_vars=None, post_tasks=None, verbosity=0, timeout=300, env=None) -> Run:
