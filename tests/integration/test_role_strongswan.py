@@ -154,7 +154,7 @@ def test_check_mode_on_a_new_router_shows_the_file_it_would_create(router):
 
 @pytest.mark.parametrize(("inputs", "message"), [
     ({"tunnel_psk_verify": "sometimes"}, "tunnel_psk_verify"),
-    ({"tunnel_psk_platform": "junos"}, "tunnel_psk_platform"),
+    ({"tunnel_psk_platform": "edgeos"}, "value of tunnel_psk_platform must be one of"),
     ({"tunnel_psk_verify_timeout": "soon"}, "tunnel_psk_verify_timeout"),
     ({"tunnel_psk_swanctl_options": {"uri": "x"}}, "tunnel_psk_swanctl_options"),
     # Text where a list belongs (an AWX extra var or survey answer): the argument spec splits it on commas
