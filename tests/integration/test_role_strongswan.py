@@ -178,6 +178,16 @@ def test_a_wrong_input_fails_before_any_request(router, inputs, message):
     assert all_requests(router) == []
 
 
+def test_every_wrong_input_of_the_host_is_named_in_one_run(router):
+    """Two wrong inputs: the run names both (not only the first it checks), and sends nothing."""
+    run = role_run(router, "two wrong inputs", tunnel_psk_tunnel_id="0" * 32, tunnel_psk_max_age="90")
+    assert run.returncode != 0
+    assert "Give exactly one of tunnel_psk_tunnel_name and tunnel_psk_tunnel_id" in run.run.stdout, \
+        run.run.stdout[-3000:]
+    assert "tunnel_psk_max_age '90' must be a whole number with its unit" in run.run.stdout, run.run.stdout[-3000:]
+    assert all_requests(router) == []
+
+
 def test_without_a_platform_the_role_fails_naming_tunnel_psk_platform(router):
     run = role_run(router, "no platform", tunnel_psk_platform=None)
     assert run.returncode != 0 and "set tunnel_psk_platform to strongswan, vyos, ios_xe, junos or fortios" in run.run.stdout
