@@ -26,7 +26,7 @@ DESCRIPTION = POLICY + ("description",)
 # Every result the role registers from a vendor module, printed after the role: none may hold a key.
 SHOW_REGISTERED = [{"name": f"Show {name}", "ansible.builtin.debug": {"var": name}} for name in (
     "__tunnel_psk_junos_preflight", "__tunnel_psk_junos_check", "__tunnel_psk_junos_sa",
-    "__tunnel_psk_junos_stamp_after", "__tunnel_psk_junos_stamp_now", "__tunnel_psk_junos_mark")]
+    "__tunnel_psk_junos_stamp_now", "__tunnel_psk_junos_mark")]
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ def _stamp(emulator, tunnel):
 # Every result the role registers from a vendor module, printed after the role: none may hold a key.
 SHOW_REGISTERED = [{"name": f"Show {name}", "ansible.builtin.debug": {"var": name}} for name in (
     "__tunnel_psk_vyos_preflight", "__tunnel_psk_vyos_check", "__tunnel_psk_vyos_sa",
-    "__tunnel_psk_vyos_stamp_after", "__tunnel_psk_vyos_stamp_now", "__tunnel_psk_vyos_mark")]
+    "__tunnel_psk_vyos_stamp_now", "__tunnel_psk_vyos_mark")]
 
 
 def _assert_no_key(run, emulator, *more):
