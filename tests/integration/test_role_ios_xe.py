@@ -345,3 +345,19 @@ def test_platform_ios_is_taken_for_ios_xe_as_ansible_network_os_takes_it(lab):
     run = lab.run()
     assert run.returncode == 0, run.stdout[-3000:]
     assert run.posts == 1 and holds_key_in_force(lab)
+
+
+def test_without_verification_the_stamp_is_still_read_again_before_the_switch(lab):
+    """tunnel_psk_verify false: the session is neither cleared nor waited for, but the task that would wait for it
+    still reads the stamp again, after the key's session and before the switch (where a newer run's write would
+    show)."""
+    run = lab.run("-e", '{"tunnel_psk_verify": false}')
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert holds_key_in_force(lab), "the router does not hold the key in force"
+    assert not any(line.startswith(("clear crypto session", "show crypto session")) for line in run.sent)
+    stamp = lab.edge_stamp()
+    pending, in_force = f"description cloudflare.magic psk pending {stamp}", f"description cloudflare.magic psk {stamp}"
+    assert pending in run.sent and in_force in run.sent, run.stdout[-3000:]
+    read = "show running-config | include ^crypto ikev2 |^ peer |^  description"
+    assert read in run.sent[run.sent.index(pending):run.sent.index(in_force)], \
+        "the stamp was not read again between the key's session and the switch"

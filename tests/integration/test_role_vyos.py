@@ -362,3 +362,18 @@ def test_a_vyos_collection_older_than_the_role_needs_is_refused_before_anything_
     assert "needs the collection vyos.vyos 6.0.0 or later" in run.stdout, run.stdout[-3000:]
     assert "this controller loads vyos.vyos 5." in run.stdout and "nothing was rotated" in run.stdout
     assert posts(emulator) == 0 and device.lines == []
+
+
+def test_without_verification_the_stamp_is_still_read_again_before_the_switch(runner, emulator, tunnel, device):
+    """tunnel_psk_verify false: no reset and no SA check, but the task that would wait for the SA still reads the
+    stamp again, after the key's commit and before the switch (where a newer run's write would show)."""
+    run = runner.run_role(host_vars={"tunnel_psk_verify": False})
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert _holds_key_in_force(device, emulator, tunnel), "the router does not hold the key in force"
+    assert _leaf(device, f"{PEER} description") == f"cloudflare.magic psk {_stamp(emulator, tunnel)}"
+    sent = device.lines
+    assert "show vpn ike sa" not in sent and not any(line.startswith("reset vpn") for line in sent)
+    key_commit = next(i for i, line in enumerate(sent) if line.startswith(f"set {PSK_ENTRY} secret"))
+    switch = sent.index(f"set {PEER} description 'cloudflare.magic psk {_stamp(emulator, tunnel)}'")
+    read = f'show configuration commands | match "site-to-site peer CF_{TUNNEL} description"'
+    assert read in sent[key_commit:switch], "the stamp was not read again between the key's commit and the switch"
