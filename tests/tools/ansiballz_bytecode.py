@@ -1,4 +1,4 @@
-"""A bytecode cache for the Python that ansible-core's module processes import from their AnsiballZ zip.
+"""A bytecode cache for what ansible-core's processes compile anew each time: modules' AnsiballZ imports, and more.
 
 Test equipment, not part of the collection. A module task starts a Python process that imports the module and
 its module_utils (ansible.module_utils.basic and the rest, a vendor's) from the zip in its AnsiballZ payload.
@@ -19,6 +19,16 @@ Only sources under ansible/ and ansible_collections/ in a zip are kept (ansible-
 code, never a module's arguments, which the wrapper script carries, not the zip). It does nothing when
 CFM_ANSIBALLZ_BYTECODE=off is in the environment, when the folder is not the user's own or others can write to
 it, or on a Python whose zipimport has no such step; any failure falls back to compiling, as without it.
+
+The processes on the controller (ansible-playbook, its task workers, ansible-connection) compile things again in
+every process too, which Python's own import (it keeps bytecode) never sees: ansible-core's collection loader
+compiles a collection's plugins, module_utils and filters from source; Jinja compiles the Python source it
+generates for every template and expression (hundreds per task worker, 0.1 to 0.3 ms each).
+``install_compile_hooks`` gives each of those two modules (COMPILING) a ``compile`` of its own, which keeps the
+code objects it makes in the same folder under the same kind of key; every other ``compile`` stays the built-in
+one. The same code runs, from the same files. (Syntax trees, which ansible-core parses to build each AnsiballZ
+payload, are not kept: unpickling a tree took longer than parsing the source again.) With
+CFM_ANSIBALLZ_BYTECODE=modules only the module processes' cache is used.
 """
 
 from __future__ import annotations
@@ -31,6 +41,8 @@ INSTALLED_NAME = "_cfm_ansiballz_bytecode"
 FOLDER = "ansiballz-bytecode"
 SWITCH = "CFM_ANSIBALLZ_BYTECODE"
 KEPT = ("ansible" + os.sep, "ansible_collections" + os.sep)
+# The modules whose own calls of compile() the cache serves (see above).
+COMPILING = ("ansible.utils.collection_loader._collection_finder", "jinja2.environment")
 
 
 def _usable(folder):
@@ -49,36 +61,39 @@ def _inner_path(pathname):
     return tail if found and head else ""
 
 
-def install_hook(folder):
-    """Replace zipimport's compile step with one that keeps each compiled source in ``folder``."""
-    compile_source = getattr(zipimport, "_compile_source", None)
-    if compile_source is None or getattr(compile_source, "cfm_cached", False):
-        return
-    import _imp
-    import marshal
-
+def _cache(folder):
+    """``kept_or_compiled(filename, source, compile_source, flags=0)``: the code object ``compile_source()`` makes of
+    ``source``, from ``folder`` if kept there (its file names set to ``filename``), else compiled and kept; None when
+    the folder cannot serve. ``kept_or_compiled.prepare()`` does the first use's work (the folder's check, the
+    imports) ahead, in a process about to fork workers that would each do it again."""
     tag = ("%s\0%s\0%d\0" % (sys.implementation.cache_tag, sys.version, sys.flags.optimize)).encode()
     usable = []  # decided at the first source kept, once per process
 
-    def kept_or_compiled(pathname, source):
-        """The code of ``source``: from the folder, else compiled and kept; None when the cache cannot serve."""
-        if not _inner_path(pathname).startswith(KEPT):
-            return None
+    def prepare():
         if not usable:
             usable.append(_usable(folder))
-        if not usable[0]:
-            return None
-        import hashlib
+        import _imp  # pylint: disable=unused-import,import-outside-toplevel  # here, not at start-up: most processes
+        import hashlib  # pylint: disable=unused-import,import-outside-toplevel  # never compile a source the cache
+        import marshal  # pylint: disable=unused-import,import-outside-toplevel  # keeps
+        return usable[0]
 
-        path = os.path.join(folder, hashlib.sha256(tag + source).hexdigest())
+    def kept_or_compiled(filename, source, compile_source, flags=0):
+        if not prepare():
+            return None
+        import _imp  # pylint: disable=import-outside-toplevel
+        import hashlib  # pylint: disable=import-outside-toplevel
+        import marshal  # pylint: disable=import-outside-toplevel
+
+        data = b"b\0" + source if isinstance(source, bytes) else b"s\0" + source.encode("utf-8", "surrogatepass")
+        path = os.path.join(folder, hashlib.sha256(tag + (b"%d\0" % flags if flags else b"") + data).hexdigest())
         try:
             with open(path, "rb") as stream:
                 code = marshal.load(stream)
-            _imp._fix_co_filename(code, pathname)  # TypeError when the file held no code object
+            _imp._fix_co_filename(code, filename)  # TypeError when the file held no code object
             return code
         except (OSError, EOFError, ValueError, TypeError):
             pass
-        code = compile_source(pathname, source)
+        code = compile_source()
         partial = "%s.%d" % (path, os.getpid())
         try:
             with open(partial, "wb") as stream:
@@ -88,25 +103,119 @@ def install_hook(folder):
             pass
         return code
 
+    kept_or_compiled.prepare = prepare
+    return kept_or_compiled
+
+
+def install_hook(folder):
+    """Replace zipimport's compile step with one that keeps each compiled source in ``folder``."""
+    compile_source = getattr(zipimport, "_compile_source", None)
+    if compile_source is None or getattr(compile_source, "cfm_cached", False):
+        return
+    kept_or_compiled = _cache(folder)
+
     def cached_compile_source(pathname, source):
-        try:
-            code = kept_or_compiled(pathname, source)
-        except Exception:  # pylint: disable=broad-except  # e.g. a SyntaxError: compiling again raises it as before
-            code = None
+        code = None
+        if _inner_path(pathname).startswith(KEPT):
+            try:
+                code = kept_or_compiled(pathname, source, lambda: compile_source(pathname, source))
+            except Exception:  # pylint: disable=broad-except  # e.g. a SyntaxError: compiling again raises it as before
+                code = None
         return compile_source(pathname, source) if code is None else code
 
     cached_compile_source.cfm_cached = True
     zipimport._compile_source = cached_compile_source
 
 
+def install_compile_hooks(folder):
+    """Keep in ``folder`` what the modules of COMPILING compile with ``compile`` in every process: each of them gets a
+    ``compile`` of its own once imported, which serves what it compiled before; every other ``compile`` stays the
+    built-in one."""
+    kept_or_compiled = _cache(folder)
+
+    def patch(module):
+        if not getattr(getattr(module, "compile", None), "cfm_cached", False):
+            module.compile = _cached_compile(module, kept_or_compiled)
+            kept_or_compiled.prepare()  # before ansible-playbook forks its task workers
+
+    waiting = [name for name in COMPILING if name not in sys.modules]
+    for name in COMPILING:
+        if name in sys.modules:
+            patch(sys.modules[name])
+    if waiting and not any(getattr(finder, "cfm_patch_on_import", False) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport(waiting, patch))
+
+
+def _cached_compile(module, kept_or_compiled):
+    """A ``compile`` for ``module``'s own calls: one of source text to code (no AST, no optimisation level of its own)
+    is served from the cache, compiled with the same flags as the built-in would use called from ``module``."""
+    import builtins
+    import __future__
+
+    builtin_compile = builtins.compile
+    # What compile(..., dont_inherit=False) takes from the calling module: its `from __future__` features.
+    inherited = 0
+    for value in vars(module).values():
+        if isinstance(value, __future__._Feature):  # pylint: disable=protected-access
+            inherited |= value.compiler_flag
+
+    def cached_compile(source, filename, mode, flags=0, dont_inherit=False, optimize=-1, **more):
+        effective = flags if dont_inherit else flags | inherited
+        code = None
+        if (mode, flags, optimize, more) == ("exec", 0, -1, {}) and isinstance(filename, str) \
+                and isinstance(source, (str, bytes)):
+            try:
+                code = kept_or_compiled(filename, source,
+                                        lambda: builtin_compile(source, filename, mode, effective, True),
+                                        effective)
+            except Exception:  # pylint: disable=broad-except  # e.g. a SyntaxError: compiling again raises it as before
+                code = None
+        return builtin_compile(source, filename, mode, effective, True, optimize, **more) if code is None else code
+
+    cached_compile.cfm_cached = True
+    return cached_compile
+
+
+class _PatchOnImport:
+    """A meta path entry that lets the other entries find each module of ``names`` and calls ``patch(module)`` once it
+    ran."""
+
+    cfm_patch_on_import = True
+
+    def __init__(self, names, patch):
+        self.names, self.patch, self.searching = set(names), patch, set()
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.names or fullname in self.searching:
+            return None  # the second: another entry that asks the others, this one among them, while it searches
+        self.searching.add(fullname)
+        try:
+            spec = next((found for found in (finder.find_spec(fullname, path, target) for finder in list(sys.meta_path)
+                                             if finder is not self and hasattr(finder, "find_spec"))
+                         if found is not None), None)
+        finally:
+            self.searching.discard(fullname)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            run = spec.loader.exec_module
+
+            def run_then_patch(module):
+                run(module)
+                self.patch(module)
+
+            spec.loader.exec_module = run_then_patch  # this spec's own loader
+        return spec
+
+
 def start():
     """What the .pth line runs in every process of the venv."""
-    if os.environ.get(SWITCH, "").lower() == "off":
+    switch = os.environ.get(SWITCH, "").lower()
+    if switch == "off":
         return
-    try:
-        install_hook(os.path.join(sys.prefix, FOLDER))
-    except Exception:  # pylint: disable=broad-except  # never in the way of the process it runs in
-        pass
+    for hook in (install_hook,) if switch == "modules" else (install_hook, install_compile_hooks):
+        try:
+            hook(os.path.join(sys.prefix, FOLDER))
+        except Exception:  # pylint: disable=broad-except  # never in the way of the process it runs in
+            pass
 
 
 def install(venv):

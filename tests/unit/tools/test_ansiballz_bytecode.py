@@ -1,4 +1,5 @@
-"""tests/tools/ansiballz_bytecode.py: what a process importing from a payload zip compiles, loads and shows."""
+"""tests/tools/ansiballz_bytecode.py: what a process importing from a payload zip, or a collection through
+ansible-core's collection loader, compiles, loads and shows."""
 
 from __future__ import annotations
 
@@ -149,3 +150,145 @@ def test_installed_in_a_venv_every_process_of_it_has_the_hook_unless_switched_of
     hooked, prefix = done.stdout.split()
     assert hooked == str(installed)
     assert Path(prefix) == venv
+    waiting = subprocess.run(  # for ansible-core's collection loader, imported later
+        [str(venv / "bin" / "python"), "-c",
+         "import sys; print(any(type(f).__name__ == '_PatchOnImport' for f in sys.meta_path))"],
+        capture_output=True, text=True, timeout=60, check=True, env=env)
+    assert waiting.stdout.strip() == str(installed)
+
+
+# Imports ansible_collections.ns.col's module_utils `sample` from COLLECTIONS through ansible-core's collection
+# loader in a fresh interpreter, with the collection hook installed on FOLDER (or not), counting the collection
+# sources compiled, and prints what the process saw as JSON.
+COLLECTION_PROBE = '''\
+import builtins, json, sys, traceback
+compiled = []
+real_compile = builtins.compile
+def counting_compile(source, filename, *args, **kwargs):
+    if "ansible_collections" in str(filename):
+        compiled.append(str(filename).rpartition("ansible_collections/")[2])
+    return real_compile(source, filename, *args, **kwargs)
+builtins.compile = counting_compile
+if FOLDER is not None:
+    sys.path.insert(0, HOOK_DIR)
+    import ansiballz_bytecode
+    ansiballz_bytecode.install_compile_hooks(FOLDER)
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+_AnsibleCollectionFinder(paths=[COLLECTIONS])._install()
+seen = {}
+try:
+    from ansible_collections.ns.col.plugins.module_utils import sample
+    seen["answer"] = sample.ANSWER
+    try:
+        sample.where()
+    except RuntimeError:
+        seen["traceback"] = traceback.format_exc()
+except SyntaxError as error:
+    seen["syntax_error"] = str(error)
+seen["compiled"] = compiled
+print(json.dumps(seen))
+'''
+
+
+def collection(folder, sample=SAMPLE):
+    """A collections path holding ns.col with plugins/module_utils/sample.py."""
+    utils = folder / "ansible_collections" / "ns" / "col" / "plugins" / "module_utils"
+    utils.mkdir(parents=True, exist_ok=True)
+    (utils / "sample.py").write_text(sample)
+    return folder
+
+
+def collection_probe(path, folder):
+    code = (f"COLLECTIONS = {str(path)!r}\nFOLDER = {None if folder is None else str(folder)!r}\n"
+            f"HOOK_DIR = {str(HOOK.parent)!r}\n" + COLLECTION_PROBE)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
+                          env={**os.environ, "CFM_ANSIBALLZ_BYTECODE": "off"})
+    return json.loads(done.stdout)
+
+
+SAMPLE_SOURCE = "ns/col/plugins/module_utils/sample.py"
+
+
+def test_a_collection_source_compiled_by_one_process_is_loaded_by_the_next_naming_its_own_path(tmp_path):
+    cache = tmp_path / "cache"
+    first = collection_probe(collection(tmp_path / "run1"), cache)
+    second_path = collection(tmp_path / "run2")
+    second = collection_probe(second_path, cache)
+
+    assert first["answer"] == second["answer"] == 42
+    assert SAMPLE_SOURCE in first["compiled"]
+    assert SAMPLE_SOURCE not in second["compiled"], "the second process compiled what the cache holds"
+    assert f"{second_path}/ansible_collections/{SAMPLE_SOURCE}" in second["traceback"]
+    assert "run1" not in second["traceback"]
+    assert second["traceback"] == first["traceback"].replace("run1", "run2")
+
+
+def test_without_the_collection_hook_every_process_compiles_the_collection_again(tmp_path):
+    seen = collection_probe(collection(tmp_path / "run1"), None)
+    again = collection_probe(collection(tmp_path / "run2"), None)
+    assert SAMPLE_SOURCE in seen["compiled"] and SAMPLE_SOURCE in again["compiled"]
+
+
+def test_a_changed_collection_source_is_not_served_the_old_code(tmp_path):
+    cache = tmp_path / "cache"
+    collection_probe(collection(tmp_path / "run1"), cache)
+    seen = collection_probe(collection(tmp_path / "run2", SAMPLE.replace("6 * 7", "6 * 9")), cache)
+    assert seen["answer"] == 54
+    assert SAMPLE_SOURCE in seen["compiled"]
+
+
+def test_a_syntax_error_in_a_collection_is_raised_as_without_the_hook(tmp_path):
+    broken = SAMPLE + "def (:\n"
+    with_hook = collection_probe(collection(tmp_path / "run1", broken), tmp_path / "cache")
+    without = collection_probe(collection(tmp_path / "run1", broken), None)
+    assert with_hook["syntax_error"] == without["syntax_error"]
+    assert "invalid syntax" in with_hook["syntax_error"]
+
+
+# Renders TEMPLATE with Jinja in a fresh interpreter, with the compile hooks installed on FOLDER (or not), counting
+# the templates Jinja compiled, and prints what the process saw as JSON.
+JINJA_PROBE = '''\
+import builtins, json, sys
+compiled = []
+real_compile = builtins.compile
+def counting_compile(source, filename, *args, **kwargs):
+    if filename == "<template>":
+        compiled.append(filename)
+    return real_compile(source, filename, *args, **kwargs)
+builtins.compile = counting_compile
+if FOLDER is not None:
+    sys.path.insert(0, HOOK_DIR)
+    import ansiballz_bytecode
+    ansiballz_bytecode.install_compile_hooks(FOLDER)
+import jinja2
+environment = jinja2.Environment()
+seen = {"rendered": environment.from_string(TEMPLATE).render(items=[1, 2, 3])}
+try:
+    environment.from_string("{{ 1 / 0 }}").render()
+except ZeroDivisionError:
+    import traceback
+    seen["traceback_names_the_template"] = 'File "<template>", line 1' in traceback.format_exc()
+seen["compiled"] = len(compiled)
+print(json.dumps(seen))
+'''
+
+
+def jinja_probe(template, folder):
+    code = (f"TEMPLATE = {template!r}\nFOLDER = {None if folder is None else str(folder)!r}\n"
+            f"HOOK_DIR = {str(HOOK.parent)!r}\n" + JINJA_PROBE)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
+                          env={**os.environ, "CFM_ANSIBALLZ_BYTECODE": "off"})
+    return json.loads(done.stdout)
+
+
+def test_a_template_jinja_compiled_in_one_process_is_loaded_by_the_next_and_renders_the_same(tmp_path):
+    template = "{% for i in items %}{{ i * 2 }},{% endfor %}"
+    first = jinja_probe(template, tmp_path / "cache")
+    second = jinja_probe(template, tmp_path / "cache")
+    without = jinja_probe(template, None)
+    assert first["rendered"] == second["rendered"] == without["rendered"] == "2,4,6,"
+    # Two templates, and the line jinja2.debug compiles to rewrite the ZeroDivisionError's traceback (not cached).
+    assert (first["compiled"], second["compiled"], without["compiled"]) == (3, 1, 3)
+    assert first["traceback_names_the_template"] and second["traceback_names_the_template"]
+    changed = jinja_probe(template.replace("* 2", "* 3"), tmp_path / "cache")
+    assert (changed["rendered"], changed["compiled"]) == ("3,6,9,", 2)
