@@ -23,7 +23,7 @@ ANSWER = 6 * 7
 '''
 
 # Imports ansible.sample (and other.plain) from ZIP in a fresh interpreter with the hook installed on FOLDER,
-# counting the sources that zipimport compiled, and prints what the process saw as JSON.
+# counting the sources that zipimport compiled; SEEN prints what the process saw.
 PROBE = '''\
 import json, sys, traceback, zipimport
 compiled = []
@@ -37,13 +37,20 @@ if FOLDER is not None:
     import ansiballz_bytecode
     ansiballz_bytecode.install_hook(FOLDER)
 sys.path.insert(0, ZIP)
-seen = {}
-try:
+def load():
     import ansible.sample
     import other.plain
-    seen["answer"] = ansible.sample.ANSWER
+    return ansible.sample
+'''
+
+# The end of the probes that load the sample: what they saw of it, as JSON (``load`` and ``compiled`` are theirs).
+SEEN = '''\
+seen = {}
+try:
+    sample = load()
+    seen["answer"] = sample.ANSWER
     try:
-        ansible.sample.where()
+        sample.where()
     except RuntimeError:
         seen["traceback"] = traceback.format_exc()
 except SyntaxError as error:
@@ -65,13 +72,18 @@ def payload(folder, sample=SAMPLE):
     return path
 
 
-def probe(zip_path, folder):
-    code = (f"ZIP = {str(zip_path)!r}\nFOLDER = {None if folder is None else str(folder)!r}\n"
-            f"HOOK_DIR = {str(HOOK.parent)!r}\n" + PROBE)
+def run_probe(body, folder, **constants):
+    """Run the probe ``body`` in a fresh interpreter, with FOLDER, HOOK_DIR and ``constants`` defined; its JSON."""
+    values = {**constants, "FOLDER": None if folder is None else str(folder), "HOOK_DIR": str(HOOK.parent)}
+    code = "".join(f"{name} = {value!r}\n" for name, value in values.items()) + body
     # The switch keeps the hook of this venv's own .pth (make venv installs it) out of the probe.
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
                           env={**os.environ, "CFM_ANSIBALLZ_BYTECODE": "off"})
     return json.loads(done.stdout)
+
+
+def probe(zip_path, folder):
+    return run_probe(PROBE + SEEN, folder, ZIP=str(zip_path))
 
 
 def test_the_second_process_loads_what_the_first_compiled_and_its_traceback_names_its_own_zip(tmp_path):
@@ -158,8 +170,8 @@ def test_installed_in_a_venv_every_process_of_it_has_the_hook_unless_switched_of
 
 
 # Imports ansible_collections.ns.col's module_utils `sample` from COLLECTIONS through ansible-core's collection
-# loader in a fresh interpreter, with the collection hook installed on FOLDER (or not), counting the collection
-# sources compiled, and prints what the process saw as JSON.
+# loader in a fresh interpreter, with the compile hooks installed on FOLDER (or not), counting the collection
+# sources compiled; SEEN prints what the process saw.
 COLLECTION_PROBE = '''\
 import builtins, json, sys, traceback
 compiled = []
@@ -175,18 +187,9 @@ if FOLDER is not None:
     ansiballz_bytecode.install_compile_hooks(FOLDER)
 from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 _AnsibleCollectionFinder(paths=[COLLECTIONS])._install()
-seen = {}
-try:
+def load():
     from ansible_collections.ns.col.plugins.module_utils import sample
-    seen["answer"] = sample.ANSWER
-    try:
-        sample.where()
-    except RuntimeError:
-        seen["traceback"] = traceback.format_exc()
-except SyntaxError as error:
-    seen["syntax_error"] = str(error)
-seen["compiled"] = compiled
-print(json.dumps(seen))
+    return sample
 '''
 
 
@@ -199,11 +202,7 @@ def collection(folder, sample=SAMPLE):
 
 
 def collection_probe(path, folder):
-    code = (f"COLLECTIONS = {str(path)!r}\nFOLDER = {None if folder is None else str(folder)!r}\n"
-            f"HOOK_DIR = {str(HOOK.parent)!r}\n" + COLLECTION_PROBE)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
-                          env={**os.environ, "CFM_ANSIBALLZ_BYTECODE": "off"})
-    return json.loads(done.stdout)
+    return run_probe(COLLECTION_PROBE + SEEN, folder, COLLECTIONS=str(path))
 
 
 SAMPLE_SOURCE = "ns/col/plugins/module_utils/sample.py"
@@ -274,11 +273,7 @@ print(json.dumps(seen))
 
 
 def jinja_probe(template, folder):
-    code = (f"TEMPLATE = {template!r}\nFOLDER = {None if folder is None else str(folder)!r}\n"
-            f"HOOK_DIR = {str(HOOK.parent)!r}\n" + JINJA_PROBE)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
-                          env={**os.environ, "CFM_ANSIBALLZ_BYTECODE": "off"})
-    return json.loads(done.stdout)
+    return run_probe(JINJA_PROBE, folder, TEMPLATE=template)
 
 
 def test_a_template_jinja_compiled_in_one_process_is_loaded_by_the_next_and_renders_the_same(tmp_path):
