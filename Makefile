@@ -52,7 +52,9 @@ $(VENV)/.installed: tests/requirements.txt tests/constraints.txt requirements.tx
 	@touch $@
 
 # Module processes compile what they import from their AnsiballZ zip anew each time; every venv that runs them
-# keeps that bytecode (tests/tools/ansiballz_bytecode.py: the same code, about 30% less CPU per module process).
+# keeps that bytecode (tests/tools/ansiballz_bytecode.py: the same code, about 30% less CPU per module process),
+# and what the controller's processes compile again in each (collection plugins, templates, dataclasses); there,
+# ansible-playbook also loads the Jinja filter and test plugins once before it forks each task worker.
 # The routers of the test inventories run theirs on .venv-router: a venv on the distribution's python3 with its
 # packages (tests/support/router_python.py), made where that python3 is 3.9 or newer.
 ROUTER_VENV := .venv-router

@@ -3,8 +3,9 @@
 tests/tools/ansiballz_bytecode.py also keeps what ansible-core's collection loader and Jinja compile in every
 controller process (ansible-playbook, its task workers). This runs the tunnel_psk role as the tests do (a
 strongSwan router folder, the emulator in this process, the router's file wiped before each run, so that every run
-rotates and hands the key on), interleaved in three modes of CFM_ANSIBALLZ_BYTECODE: the whole cache (the default),
-the module processes' cache only ("modules", what the venvs had before), and none ("off"). It prints each run's
+rotates and hands the key on), interleaved in four modes of CFM_ANSIBALLZ_BYTECODE: the whole cache (the default),
+all but the plugin preload of each task worker ("no-preload"), the module processes' cache only ("modules", what
+the venvs had before), and none ("off"). It prints each run's
 core-seconds (ansible-playbook with every process it waited for, and this process, where the emulator answers),
 the medians and their ratios to "modules".
 """
@@ -29,7 +30,7 @@ for path in (TESTS / "emulator", TESTS):
 from cf_emulator import Emulator  # noqa: E402
 from support.ipsec_example_runs import LOADED, StrongswanRouter, seed_with_custom_identity  # noqa: E402
 
-MODES = {"whole cache": None, "modules only": "modules", "no cache": "off"}
+MODES = {"whole cache": None, "no preload": "no-preload", "modules only": "modules", "no cache": "off"}
 SWITCH = "CFM_ANSIBALLZ_BYTECODE"
 
 

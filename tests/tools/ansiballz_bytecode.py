@@ -27,8 +27,13 @@ generates for every template and expression (hundreds per task worker, 0.1 to 0.
 ``install_compile_hooks`` gives each of those two modules (COMPILING) a ``compile`` of its own, which keeps the
 code objects it makes in the same folder under the same kind of key; every other ``compile`` stays the built-in
 one. The same code runs, from the same files. (Syntax trees, which ansible-core parses to build each AnsiballZ
-payload, are not kept: unpickling a tree took longer than parsing the source again.) With
-CFM_ANSIBALLZ_BYTECODE=modules only the module processes' cache is used.
+payload, are not kept: unpickling a tree took longer than parsing the source again.) dataclasses, which compiles
+text it generates for each dataclass with ``exec``, gets an ``exec`` of its own the same way (EXECUTING).
+
+Not compiling but of the same kind, work each task worker redoes: ``install_plugin_preload`` has ansible-playbook
+load the Jinja filter and test plugins outside collections before it forks each worker, which inherits them
+(see there). CFM_ANSIBALLZ_BYTECODE=modules keeps only the module processes' cache; =no-preload everything but
+the preload.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ KEPT = ("ansible" + os.sep, "ansible_collections" + os.sep)
 COMPILING = ("ansible.utils.collection_loader._collection_finder", "jinja2.environment",
              "ansible.module_utils._internal._dataclass_validation")
 EXECUTING = ("dataclasses",)
+# The module whose WorkerProcess.start has the plugin loaders load first (see install_plugin_preload).
+PRELOADING = "ansible.executor.process.worker"
 
 
 def _usable(folder):
@@ -145,12 +152,49 @@ def install_compile_hooks(folder):
             setattr(module, name, make(module, kept_or_compiled))
             kept_or_compiled.prepare()  # before ansible-playbook forks its task workers
 
-    waiting = [name for name in COMPILING + EXECUTING if name not in sys.modules]
-    for name in COMPILING + EXECUTING:
+    _patch_on_import(COMPILING + EXECUTING, patch, "compile")
+
+
+def install_plugin_preload(_folder=None):
+    """In a process that forks ansible-core's task workers (ansible-playbook), have the Jinja filter and test plugin
+    loaders load their plugins that are not in a collection (ansible.builtin's files, any beside the playbook or a
+    role) before each worker starts, so that the worker inherits them as it inherits everything else the process
+    loaded. Without it, each worker whose template names a filter or a test loads every such file again (five filter
+    and four test files), ansible.utils.encrypt's libcrypt lookup with them (an ldconfig process): 7-9 ms a task.
+    A loader forgets them when a directory is added to it (an included role's) as without the hook, and the next
+    worker's start has it load them again; a file that fails to load is kept as a deferred failure by ansible-core,
+    raised where a template uses it, as when the worker loaded it."""
+
+    def patch(module):
+        worker = module.WorkerProcess
+        if getattr(worker.start, "cfm_preload", False):
+            return
+        start = worker.start
+
+        def start_with_plugins(self, *args, **kwargs):
+            loader = sys.modules.get("ansible.plugins.loader")
+            try:
+                for plugins in (loader.filter_loader, loader.test_loader):
+                    list(plugins.all())  # loads the files once, then answers from the loader's cache
+            except Exception:  # pylint: disable=broad-except  # the worker loads them itself, as without the hook
+                pass
+            return start(self, *args, **kwargs)
+
+        start_with_plugins.cfm_preload = True
+        worker.start = start_with_plugins
+
+    _patch_on_import((PRELOADING,), patch, "preload")
+
+
+def _patch_on_import(names, patch, purpose):
+    """Call ``patch(module)`` for each module of ``names`` now if imported, else once it is."""
+    waiting = [name for name in names if name not in sys.modules]
+    for name in names:
         if name in sys.modules:
             patch(sys.modules[name])
-    if waiting and not any(getattr(finder, "cfm_patch_on_import", False) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _PatchOnImport(waiting, patch))
+    # One entry per purpose, also when a second copy of this file (the tests') installs hooks in the same process.
+    if waiting and not any(getattr(finder, "cfm_patch_on_import", None) == purpose for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport(waiting, patch, purpose))
 
 
 def _cached_compile(module, kept_or_compiled):
@@ -210,10 +254,9 @@ class _PatchOnImport:
     """A meta path entry that lets the other entries find each module of ``names`` and calls ``patch(module)`` once it
     ran."""
 
-    cfm_patch_on_import = True
-
-    def __init__(self, names, patch):
+    def __init__(self, names, patch, purpose):
         self.names, self.patch, self.searching = set(names), patch, set()
+        self.cfm_patch_on_import = purpose
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in self.names or fullname in self.searching:
@@ -241,7 +284,10 @@ def start():
     switch = os.environ.get(SWITCH, "").lower()
     if switch == "off":
         return
-    for hook in (install_hook,) if switch == "modules" else (install_hook, install_compile_hooks):
+    hooks = (install_hook,) if switch == "modules" else (install_hook, install_compile_hooks)
+    if switch not in ("modules", "no-preload"):
+        hooks += (install_plugin_preload,)
+    for hook in hooks:
         try:
             hook(os.path.join(sys.prefix, FOLDER))
         except Exception:  # pylint: disable=broad-except  # never in the way of the process it runs in

@@ -361,3 +361,80 @@ def test_a_dataclass_compiled_in_one_process_is_loaded_by_the_next_and_behaves_t
     assert (default["repr"], default["compiled"]) == ("Point(x=1, label='b')", 0)
     another_field = dataclass_probe(POINT + "    y: int = 0\n", tmp_path / "cache")
     assert another_field["repr"] == "Point(x=1, label='a', y=0)" and another_field["compiled"] > 0
+
+
+# A sitecustomize for ansible-playbook runs: installs this file's plugin preload unless NO_PRELOAD is set, and logs
+# every plugin file ansible-core's loader loads, with whether a forked task worker loaded it.
+PRELOAD_SITE = '''\
+import importlib.util, os, sys
+if sys.argv and sys.argv[0].endswith("ansible-playbook"):
+    if not os.environ.get("NO_PRELOAD"):
+        sys.path.insert(0, os.environ["HOOK_DIR"])
+        import ansiballz_bytecode
+        ansiballz_bytecode.install_plugin_preload()
+    forked = []
+    os.register_at_fork(after_in_child=lambda: forked.append(True))
+    located = importlib.util.spec_from_file_location
+    def logging_spec(name, location=None, *args, **kwargs):
+        with open(os.environ["LOAD_LOG"], "a") as log:  # e.g. "worker filter_plugins/beside.py"
+            log.write("%s %s\\n" % ("worker" if forked else "parent", "/".join(str(location).split(os.sep)[-2:])))
+        return located(name, location, *args, **kwargs)
+    importlib.util.spec_from_file_location = logging_spec
+'''
+
+PLAYBOOK = """\
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.debug: {msg: "{{ [1] | to_json }} {{ 3 | doubled }}"}
+    - ansible.builtin.debug: {msg: "{{ '2.1' is version('2.0', '>') }}"}
+    - ansible.builtin.include_role: {name: late}
+    - ansible.builtin.debug: {msg: "{{ 7 | tripled }}"}
+"""
+
+
+def filters(name, expression):
+    return f"class FilterModule:\n    def filters(self):\n        return {{{name!r}: lambda value: {expression}}}\n"
+
+
+def playbook_run(tmp_path, preload):
+    """The playbook above (a filter beside it, a role with its own, added when the play includes the role), run
+    with or without the preload: the messages it printed, and who loaded which plugin file."""
+    (tmp_path / "filter_plugins").mkdir(exist_ok=True)
+    (tmp_path / "filter_plugins" / "beside.py").write_text(filters("doubled", "value * 2"))
+    for folder, text in (("filter_plugins/late.py", filters("tripled", "value * 3")),
+                         ("tasks/main.yml", '- ansible.builtin.debug: {msg: "{{ 5 | tripled }} {{ 2 | doubled }}"}\n')):
+        (tmp_path / "roles" / "late" / folder).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "roles" / "late" / folder).write_text(text)
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(PRELOAD_SITE)
+    log = tmp_path / f"loads-{preload}.log"
+    env = {**os.environ, "PYTHONPATH": str(site), "HOOK_DIR": str(HOOK.parent), "LOAD_LOG": str(log),
+           "CFM_ANSIBALLZ_BYTECODE": "off", "ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_NOCOLOR": "1"}
+    env.pop("NO_PRELOAD", None)
+    if not preload:
+        env["NO_PRELOAD"] = "1"
+    done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                           "play.yml"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=True)
+    messages = [line.strip() for line in done.stdout.splitlines() if '"msg":' in line]
+    return messages, Counter(log.read_text().splitlines())
+
+
+def test_with_the_preload_task_workers_inherit_the_filter_and_test_plugins_and_templates_render_the_same(tmp_path):
+    with_preload, loaded = playbook_run(tmp_path, True)
+    without, loaded_without = playbook_run(tmp_path, False)
+    assert with_preload == without
+    # (Before 2.19, a template's result is text: "21".)
+    assert [line.replace('"', "") for line in with_preload] == ["msg: [1] 6", "msg: true", "msg: 15 4", "msg: 21"]
+    # Without it, every worker whose template names a filter loads ansible.builtin's filter files again.
+    assert loaded_without["worker filter/core.py"] == 3, loaded_without
+    assert loaded_without["parent filter/core.py"] == 0
+    assert loaded_without["worker filter_plugins/late.py"] == 2  # the included role's, after the include
+    # With it, the play's process loads them before a worker starts, the role's filter too once the include added
+    # its folder (the loader forgot its list then, as without the hook, and read the files it had again), and no
+    # worker loads a filter or test file.
+    files = ("filter/core.py", "test/core.py", "filter_plugins/beside.py", "filter_plugins/late.py")
+    assert {name: loaded[f"parent {name}"] for name in files} == dict.fromkeys(files, 1), loaded
+    assert not [name for name in loaded if name.startswith(("worker filter", "worker test"))], loaded
