@@ -171,15 +171,15 @@ def test_installed_in_a_venv_every_process_of_it_has_the_hook_unless_switched_of
     assert waiting.stdout.strip() == str(installed)
 
 
-# Imports ansible_collections.ns.col's module_utils `sample` from COLLECTIONS through ansible-core's collection
-# loader in a fresh interpreter, with the compile hooks installed on FOLDER (or not), counting the collection
-# sources compiled; SEEN prints what the process saw.
-COLLECTION_PROBE = '''\
-import builtins, json, sys, traceback
+# The start of the probes that count what a fresh interpreter compiles through builtins.compile (the cache's own
+# compile calls the built-in it found: this counter) for file names holding COUNTED, with the compile hooks installed
+# on FOLDER (or not); a collection's path is counted from its ansible_collections/.
+COUNTING_HEAD = '''\
+import builtins, dataclasses, json, sys, traceback
 compiled = []
 real_compile = builtins.compile
 def counting_compile(source, filename, *args, **kwargs):
-    if "ansible_collections" in str(filename):
+    if COUNTED in str(filename):
         compiled.append(str(filename).rpartition("ansible_collections/")[2])
     return real_compile(source, filename, *args, **kwargs)
 builtins.compile = counting_compile
@@ -187,6 +187,13 @@ if FOLDER is not None:
     sys.path.insert(0, HOOK_DIR)
     import ansiballz_bytecode
     ansiballz_bytecode.install_compile_hooks(FOLDER)
+'''
+
+
+# Imports ansible_collections.ns.col's module_utils `sample` from COLLECTIONS through ansible-core's collection
+# loader in a fresh interpreter, with the compile hooks installed on FOLDER (or not), counting the collection
+# sources compiled; SEEN prints what the process saw.
+COLLECTION_PROBE = COUNTING_HEAD + '''\
 from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 _AnsibleCollectionFinder(paths=[COLLECTIONS])._install()
 def load():
@@ -204,7 +211,7 @@ def collection(folder, sample=SAMPLE):
 
 
 def collection_probe(path, folder):
-    return run_probe(COLLECTION_PROBE + SEEN, folder, COLLECTIONS=str(path))
+    return run_probe(COLLECTION_PROBE + SEEN, folder, COLLECTIONS=str(path), COUNTED="ansible_collections")
 
 
 SAMPLE_SOURCE = "ns/col/plugins/module_utils/sample.py"
@@ -248,19 +255,7 @@ def test_a_syntax_error_in_a_collection_is_raised_as_without_the_hook(tmp_path):
 
 # Renders TEMPLATE with Jinja in a fresh interpreter, with the compile hooks installed on FOLDER (or not), counting
 # the templates Jinja compiled, and prints what the process saw as JSON.
-JINJA_PROBE = '''\
-import builtins, json, sys
-compiled = []
-real_compile = builtins.compile
-def counting_compile(source, filename, *args, **kwargs):
-    if filename == "<template>":
-        compiled.append(filename)
-    return real_compile(source, filename, *args, **kwargs)
-builtins.compile = counting_compile
-if FOLDER is not None:
-    sys.path.insert(0, HOOK_DIR)
-    import ansiballz_bytecode
-    ansiballz_bytecode.install_compile_hooks(FOLDER)
+JINJA_PROBE = COUNTING_HEAD + '''\
 import jinja2
 environment = jinja2.Environment()
 seen = {"rendered": environment.from_string(TEMPLATE).render(items=[1, 2, 3])}
@@ -275,7 +270,7 @@ print(json.dumps(seen))
 
 
 def jinja_probe(template, folder):
-    return run_probe(JINJA_PROBE, folder, TEMPLATE=template)
+    return run_probe(JINJA_PROBE, folder, TEMPLATE=template, COUNTED="<template>")
 
 
 def test_a_template_jinja_compiled_in_one_process_is_loaded_by_the_next_and_renders_the_same(tmp_path):
@@ -294,19 +289,7 @@ def test_a_template_jinja_compiled_in_one_process_is_loaded_by_the_next_and_rend
 # Defines the dataclass CLASS_SOURCE in a fresh interpreter, with the compile hooks installed on FOLDER (or not),
 # counting the sources dataclasses compiled through the cache's compile, and prints what the process saw as JSON:
 # the class's behaviour, and exec's own defaults (the caller's namespaces) through the hook.
-DATACLASS_PROBE = '''\
-import builtins, dataclasses, json, sys
-compiled = []
-real_compile = builtins.compile
-def counting_compile(source, filename, *args, **kwargs):
-    if filename == "<string>":
-        compiled.append(filename)
-    return real_compile(source, filename, *args, **kwargs)
-builtins.compile = counting_compile
-if FOLDER is not None:
-    sys.path.insert(0, HOOK_DIR)
-    import ansiballz_bytecode
-    ansiballz_bytecode.install_compile_hooks(FOLDER)
+DATACLASS_PROBE = COUNTING_HEAD + '''\
 namespace = {"dataclasses": dataclasses}
 exec(CLASS_SOURCE, namespace)
 Point = namespace["Point"]
@@ -338,7 +321,7 @@ class Point:
 
 
 def dataclass_probe(source, folder):
-    return run_probe(DATACLASS_PROBE, folder, CLASS_SOURCE=source)
+    return run_probe(DATACLASS_PROBE, folder, CLASS_SOURCE=source, COUNTED="<string>")
 
 
 def test_a_dataclass_compiled_in_one_process_is_loaded_by_the_next_and_behaves_the_same(tmp_path):
